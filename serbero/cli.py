@@ -1,0 +1,327 @@
+"""The `serbero` command: the composition root, a thin click group over `serbero/` and `workers/`.
+
+Exit codes: 0 success, 1 runtime error, 2 bad usage or bad configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from serbero import __version__, config, logs
+from serbero.errors import ConfigError, SerberoError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+CONFIG_EXIT = 2
+
+
+def fail_config(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        click.echo(f"config error: {problem}", err=True)
+    sys.exit(CONFIG_EXIT)
+
+
+def load_settings(path: Path | None) -> config.Settings:
+    """Settings, or one line per problem on stderr and exit code 2."""
+    try:
+        settings = config.load(path)
+    except ConfigError as exc:
+        fail_config(exc)
+    for warning in settings.warnings:
+        click.echo(f"WARNING: {warning}", err=True)
+    return settings
+
+
+def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config", "-c", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+        default=None, help="Configuration file (default: $SERBERO_CONFIG or ./config.toml).",
+    )(fn)
+
+
+def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Domain errors leave through one door: `Error: …` on stderr, exit code 1."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            fail_config(exc)
+        except SerberoError as exc:
+            raise click.ClickException(str(exc)) from None
+    return wrapper
+
+
+def open_db(settings: config.Settings) -> None:
+    from serbero.db import migrate, open_database  # noqa: PLC0415 - keep `--help` fast
+
+    migrate(open_database(settings.db_url))
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="serbero")
+def cli() -> None:
+    """Serbero: dispute coordination for Mostro. Never moves funds.
+
+    \b
+    Example:
+        serbero demo                  # the whole flow on an embedded relay, in seconds
+        serbero check-config -c config.toml
+        serbero run -c config.toml    # listener + ticker + worker in one process
+    """
+
+
+@cli.command("check-config")
+@config_option
+def check_config(config_path: Path | None) -> None:
+    """Validate the configuration and print a summary, without starting anything.
+
+    \b
+    Example:
+        serbero check-config -c /etc/serbero/config.toml
+    """
+    settings = load_settings(config_path)
+    click.echo(f"config: {settings.config_path}")
+    click.echo(f"serbero pubkey: {settings.serbero_pubkey}")
+    click.echo(f"mostro pubkey: {settings.mostro_pubkey}")
+    click.echo(f"relays: {len(settings.relays)}")
+    valid = sum(s.hex_pubkey is not None for s in settings.solvers)
+    click.echo(f"solvers: {len(settings.solvers)} ({valid} with a valid pubkey)")
+    click.echo(f"database: {config.redact_url(settings.db_url)}")
+    click.echo(f"broker: {'redis' if settings.redis_url else 'embedded (serbero run only)'}")
+    click.echo("ok" if not settings.warnings else "ok, with warnings above")
+
+
+@cli.command()
+@config_option
+@domain_errors
+def migrate(config_path: Path | None) -> None:
+    """Apply database migrations (also done at start-up); safe to repeat.
+
+    \b
+    Example:
+        SERBERO_DB_URL=postgresql://serbero@db/serbero serbero migrate
+    """
+    from serbero.db import migrate as apply, open_database  # noqa: PLC0415
+
+    settings = load_settings(config_path)
+    applied = apply(open_database(settings.db_url))
+    click.echo(f"applied versions {applied}" if applied else "nothing to migrate")
+
+
+def _run_async(main: Callable[[asyncio.Event], Any]) -> None:
+    from serbero.listener import stop_on_signals  # noqa: PLC0415
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def _require_redis(settings: config.Settings, command: str) -> None:
+    if not settings.redis_url:
+        click.echo(f"config error: SERBERO_REDIS_URL: `serbero {command}` exchanges jobs through "
+                   "Redis; set it (e.g. redis://127.0.0.1:6379/0), or run everything in one "
+                   "process with `serbero run`.", err=True)
+        sys.exit(CONFIG_EXIT)
+
+
+@cli.command()
+@config_option
+@domain_errors
+def listen(config_path: Path | None) -> None:
+    """Run the relay listener and the ticker; workers do the rest (needs Redis).
+
+    \b
+    Example:
+        SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero listen -c config.toml
+    """
+    settings = load_settings(config_path)
+    _require_redis(settings, "listen")
+    logs.setup(settings.log_level)
+    open_db(settings)
+    from serbero.listener import serve  # noqa: PLC0415
+    from workers.embedded import build_listener  # noqa: PLC0415
+
+    listener, ticker = build_listener(settings)
+    _run_async(lambda stop: serve(listener, stop, ticker=ticker))
+
+
+@cli.command()
+@config_option
+@click.option("--processes", "-p", default=2, show_default=True, help="Worker processes.")
+@click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
+@click.option("--queues", "-Q", multiple=True, help="Only these queues (repeat the option).")
+def worker(config_path: Path | None, processes: int, threads: int, queues: tuple[str, ...]) -> None:
+    """Run dramatiq worker processes for every queue (needs Redis); same as `dramatiq workers`.
+
+    \b
+    Example:
+        SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero worker -p 2 -t 8
+    """
+    settings = load_settings(config_path)
+    _require_redis(settings, "worker")
+    if config_path is not None:
+        os.environ["SERBERO_CONFIG"] = str(config_path)
+    argv = [sys.executable, "-m", "dramatiq", "workers", "-p", str(processes), "-t", str(threads),
+            "--worker-shutdown-timeout", "30000", "--skip-logging"]
+    if queues:
+        argv += ["-Q", *queues]
+    os.execv(sys.executable, argv)
+
+
+@cli.command()
+@config_option
+@click.option("--threads", "-t", default=8, show_default=True, help="In-process worker threads.")
+@domain_errors
+def run(config_path: Path | None, threads: int) -> None:
+    """Run listener, ticker and worker in one process; without SERBERO_REDIS_URL the broker
+    is embedded, and the database alone carries pending work across restarts.
+
+    \b
+    Example:
+        serbero run -c config.toml
+    """
+    from workers.embedded import run_all_in_one  # noqa: PLC0415
+
+    settings = load_settings(config_path)
+    logs.setup(settings.log_level)
+    _run_async(lambda stop: run_all_in_one(settings, stop, threads=threads))
+
+
+@cli.command()
+@click.option("--disputes", "count", default=3, show_default=True,
+              help="Disputes the simulated Mostro node opens.")
+@click.option("--solvers", default=2, show_default=True, help="Simulated solver inboxes.")
+def demo(count: int, solvers: int) -> None:
+    """Show the whole flow in seconds: an embedded relay, a simulated Mostro node and solver
+    inboxes that print the DMs they decrypt, around the real daemon code.
+
+    \b
+    Example:
+        serbero demo --disputes 3
+    """
+    from serbero.demo import run_demo  # noqa: PLC0415
+    from workers.embedded import run_all_in_one  # noqa: PLC0415
+
+    if not 1 <= count <= 50 or not 1 <= solvers <= 10:
+        raise click.UsageError("use 1–50 disputes and 1–10 solvers")
+    sys.exit(asyncio.run(run_demo(run_all_in_one, disputes=count, solver_count=solvers,
+                                  echo=click.echo)))
+
+
+@cli.group()
+def keys() -> None:
+    """Make and inspect Serbero's Nostr key."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a fresh key pair; put the secret in SERBERO_PRIVATE_KEY or a 0600 file.
+
+    \b
+    Example:
+        serbero keys generate
+    """
+    from nostr_sdk import Keys  # noqa: PLC0415
+
+    k = Keys.generate()
+    click.echo(f"secret (keep it secret): {k.secret_key().to_bech32()}")
+    click.echo(f"secret hex:              {k.secret_key().to_hex()}")
+    click.echo(f"public:                  {k.public_key().to_bech32()}")
+    click.echo(f"public hex:              {k.public_key().to_hex()}")
+
+
+@keys.command("show")
+@config_option
+def keys_show(config_path: Path | None) -> None:
+    """Print Serbero's public key from the configuration (never the secret).
+
+    \b
+    Example:
+        serbero keys show -c config.toml
+    """
+    from nostr_sdk import PublicKey  # noqa: PLC0415
+
+    settings = load_settings(config_path)
+    click.echo(f"public:     {PublicKey.parse(settings.serbero_pubkey).to_bech32()}")
+    click.echo(f"public hex: {settings.serbero_pubkey}")
+
+
+@cli.group()
+def disputes() -> None:
+    """Inspect the disputes Serbero has seen."""
+
+
+def _when(ts: int | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+@disputes.command("list")
+@config_option
+@click.option("--state", type=click.Choice(
+    ["new", "notified", "taken", "waiting", "escalated", "resolved"]), help="Only this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@domain_errors
+def disputes_list(config_path: Path | None, state: str | None, limit: int) -> None:
+    """List disputes, newest first.
+
+    \b
+    Example:
+        serbero disputes list --state notified
+    """
+    from serbero.disputes.queries import list_disputes  # noqa: PLC0415
+    from serbero.nostr.keys import short  # noqa: PLC0415
+
+    open_db(load_settings(config_path))
+    rows = [("DISPUTE", "STATE", "MOSTRO STATUS", "INITIATOR", "ASSIGNED", "DETECTED (UTC)")]
+    rows += [(d.dispute_id, d.lifecycle_state, d.dispute_status, d.initiator_role,
+              short(d.assigned_solver) if d.assigned_solver else "-", _when(d.detected_at))
+             for d in list_disputes(state=state, limit=limit)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    if len(rows) == 1:
+        click.echo("(no disputes)")
+
+
+@disputes.command("show")
+@config_option
+@click.argument("dispute_id")
+@domain_errors
+def disputes_show(config_path: Path | None, dispute_id: str) -> None:
+    """Show one dispute and its timeline of transitions and notifications.
+
+    \b
+    Example:
+        serbero disputes show 4a1c2b9e-0d7e-4b8a-9a51-2f3c7d2e9b10
+    """
+    from serbero.disputes.queries import get_dispute, timeline  # noqa: PLC0415
+
+    open_db(load_settings(config_path))
+    d = get_dispute(dispute_id)
+    for label, value in [
+        ("dispute_id", d.dispute_id), ("lifecycle_state", d.lifecycle_state),
+        ("mostro_status", d.dispute_status), ("initiator", d.initiator_role),
+        ("assigned_solver", d.assigned_solver or "-"), ("opened_at", _when(d.opened_at)),
+        ("event_timestamp", _when(d.event_timestamp)), ("detected_at", _when(d.detected_at)),
+        ("last_notified_at", _when(d.last_notified_at)), ("reminders_sent", d.renotify_count),
+    ]:
+        click.echo(f"{label:17} {value}")
+    click.echo("\ntimeline (UTC):")
+    for entry in timeline(dispute_id):
+        click.echo(f"  {_when(entry.at)}  {entry.what:22} {entry.detail}")
+
+
+def main() -> None:
+    cli()

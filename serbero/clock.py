@@ -1,0 +1,8 @@
+"""The clock: the one place Serbero asks for the time, so tests can move it."""
+
+import time
+
+
+def now() -> int:
+    """Unix seconds, as stored in every timestamp column."""
+    return int(time.time())

@@ -1,0 +1,441 @@
+"""Configuration: the TOML file plus SERBERO_* environment variables, turned into one frozen
+`Settings` object with every problem reported at once.
+
+This is the only module that reads the environment or the configuration file. The file format
+is the Rust Serbero's `config.toml` (sections `[serbero]`, `[mostro]`, `[[relays]]`,
+`[[solvers]]`, `[timeouts]`, `[mediation]`, `[reasoning]`, `[prompts]`, `[chat]`,
+`[escalation]`), so an operator's existing file works unchanged; unlike the original, an unknown
+section or key is an error, because a typo that silently keeps a default hides real problems.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serbero.errors import ConfigError
+from serbero.nostr.keys import parse_public_key, parse_secret_key
+
+#: Where the configuration is read from when SERBERO_CONFIG is not set.
+DEFAULT_CONFIG_PATH = "config.toml"
+#: Redis key prefix (and dramatiq namespace) when SERBERO_REDIS_NAMESPACE is not set.
+DEFAULT_REDIS_NAMESPACE = "serbero"
+SAMPLE = "config/serbero.sample.toml"
+
+
+class Secret:
+    """A string that never shows itself in reprs, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _positive(value: int | float) -> str | None:
+    return None if value > 0 else f"must be a positive number (got {value})"
+
+
+def _not_negative(value: int) -> str | None:
+    return None if value >= 0 else f"must not be negative (got {value})"
+
+
+def _at_least_one(value: float) -> str | None:
+    return None if value >= 1 else f"must be at least 1.0 (got {value})"
+
+
+def _check(fn: Callable[[Any], str | None]) -> dict[str, Any]:
+    """Field metadata naming the validator `_build` runs on the value."""
+    return {"check": fn}
+
+
+@dataclass(frozen=True)
+class SerberoSection:
+    private_key: str = ""
+    db_path: str = "serbero.db"
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class MostroSection:
+    pubkey: str = ""
+
+
+@dataclass(frozen=True)
+class RelayEntry:
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class SolverEntry:
+    """A configured solver. `pubkey` is kept verbatim: an unparseable one is reported loudly at
+    start-up and every notification to it is recorded as failed, as in the original."""
+
+    pubkey: str = ""
+    permission: str = "read"
+
+    @property
+    def hex_pubkey(self) -> str | None:
+        """The pubkey as hex, or None when it does not parse."""
+        try:
+            return parse_public_key(self.pubkey)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    renotification_seconds: int = field(default=300, metadata=_check(_positive))
+    renotification_check_interval_seconds: int = field(default=60, metadata=_check(_positive))
+    #: GAP-9: re-notifications per dispute before Serbero stops pinging (0 = never re-notify).
+    renotification_max_count: int = field(default=12, metadata=_check(_not_negative))
+    #: GAP-9: each re-notification waits this many times longer than the previous one.
+    renotification_backoff_factor: float = field(default=1.0, metadata=_check(_at_least_one))
+    #: How far before the saved cursor the listener resumes, to absorb clock skew.
+    resume_overlap_seconds: int = field(default=60, metadata=_check(_not_negative))
+
+
+@dataclass(frozen=True)
+class MediationSection:
+    enabled: bool = False
+    max_rounds: int = 2
+    party_response_timeout_seconds: int = 1800
+    solver_auth_retry_initial_seconds: int = 60
+    solver_auth_retry_max_interval_seconds: int = 3600
+    solver_auth_retry_max_total_seconds: int = 86400
+    solver_auth_retry_max_attempts: int = 24
+
+
+@dataclass(frozen=True)
+class ReasoningSection:
+    enabled: bool = False
+    provider: str = "openai"
+    model: str = "gpt-4o-mini"
+    api_base: str = "https://api.openai.com/v1"
+    api_key_env: str = "SERBERO_REASONING_API_KEY"
+    request_timeout_seconds: int = 30
+    followup_retry_count: int = 1
+    #: Never read from TOML (the original ignores it there too); filled from `api_key_env`.
+    api_key: Any = None
+
+
+@dataclass(frozen=True)
+class PromptsSection:
+    system_instructions_path: str = "./prompts/phase3-system.md"
+    classification_policy_path: str = "./prompts/phase3-classification.md"
+    escalation_policy_path: str = "./prompts/phase3-escalation-policy.md"
+    mediation_style_path: str = "./prompts/phase3-mediation-style.md"
+    message_templates_path: str = "./prompts/phase3-message-templates.md"
+
+
+@dataclass(frozen=True)
+class ChatSection:
+    inbound_fetch_interval_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class EscalationSection:
+    enabled: bool = False
+    dispatch_interval_seconds: int = field(default=30, metadata=_check(_positive))
+    fallback_to_all_solvers: bool = False
+
+
+TABLES: dict[str, type] = {
+    "serbero": SerberoSection,
+    "mostro": MostroSection,
+    "timeouts": Timeouts,
+    "mediation": MediationSection,
+    "reasoning": ReasoningSection,
+    "prompts": PromptsSection,
+    "chat": ChatSection,
+    "escalation": EscalationSection,
+}
+ARRAYS: dict[str, type] = {"relays": RelayEntry, "solvers": SolverEntry}
+PERMISSIONS = ("read", "write")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Serbero was configured with; built once by `load()`, passed down by the CLI."""
+
+    private_key: Secret
+    serbero_pubkey: str
+    mostro_pubkey: str
+    relays: tuple[str, ...]
+    solvers: tuple[SolverEntry, ...]
+    timeouts: Timeouts
+    mediation: MediationSection
+    reasoning: ReasoningSection
+    prompts: PromptsSection
+    chat: ChatSection
+    escalation: EscalationSection
+    db_url: str
+    redis_url: str | None
+    redis_namespace: str
+    log_level: str
+    config_path: Path | None
+    #: Problems that do not stop start-up but must be shown loudly (e.g. a bad solver pubkey).
+    warnings: tuple[str, ...] = ()
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    """An environment value, trimmed; empty or blank counts as unset (CFG-8)."""
+    value = environ.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def redis_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The Redis URL from SERBERO_REDIS_URL, or None for the embedded broker."""
+    return _env(os.environ if environ is None else environ, "SERBERO_REDIS_URL")
+
+
+def redis_namespace(environ: Mapping[str, str] | None = None) -> str:
+    """Prefix of every Redis key Serbero and its dramatiq broker use."""
+    env = os.environ if environ is None else environ
+    return _env(env, "SERBERO_REDIS_NAMESPACE") or DEFAULT_REDIS_NAMESPACE
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """SERBERO_CONFIG verbatim when set (CFG-1), else ./config.toml."""
+    env = os.environ if environ is None else environ
+    value = env.get("SERBERO_CONFIG")
+    return Path(value if value is not None else DEFAULT_CONFIG_PATH)
+
+
+def log_level(environ: Mapping[str, str] | None = None) -> str | None:
+    return _env(os.environ if environ is None else environ, "SERBERO_LOG")
+
+
+def _read_secret_env(environ: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    """`NAME`, or the contents of the file named by `NAME_FILE`, which must be mode 0600."""
+    direct = _env(environ, name)
+    path = _env(environ, f"{name}_FILE")
+    if path is None:
+        return direct
+    try:
+        mode = os.stat(path).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            problems.append(
+                f"{name}_FILE: {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
+                f"run `chmod 600 {path}`."
+            )
+            return None
+        return Path(path).read_text().strip() or None
+    except OSError as exc:
+        problems.append(f"{name}_FILE: cannot read {path}: {exc.strerror}.")
+        return None
+
+
+def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
+    """Build one section dataclass from its TOML table, reporting unknown keys and bad types."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a table, not {type(raw).__name__}.")
+        return cls()
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        f = fields.get(key)
+        if f is None:
+            known = ", ".join(sorted(fields))
+            problems.append(f"{where}: unknown key `{key}` (known keys: {known}).")
+            continue
+        if cls is ReasoningSection and key == "api_key":
+            continue  # never taken from the file (CFG-9): the key comes from the environment
+        expected = type(f.default)
+        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            problems.append(
+                f"{where}.{key}: expected {expected.__name__}, got {type(value).__name__} "
+                f"({value!r})."
+            )
+            continue
+        check = f.metadata.get("check")
+        message = check(value) if check else None
+        if message:
+            problems.append(f"{where}.{key}: {message}.")
+            continue
+        values[key] = value
+    return cls(**values)
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [
+                f"config: no file at {path}. Copy {SAMPLE} to config.toml, or point "
+                "SERBERO_CONFIG at your file."
+            ]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"config: cannot read {path}: {exc}."]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"config: {path} is not valid TOML: {exc}."]) from None
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the file and the environment; raise ConfigError listing every problem found."""
+    env = os.environ if environ is None else environ
+    path = path or config_path(env)
+    return from_mapping(_parse_toml(path), env, path=path)
+
+
+def from_mapping(
+    doc: Mapping[str, Any], environ: Mapping[str, str] | None = None, *, path: Path | None = None
+) -> Settings:
+    """Build Settings from an already-parsed TOML document (the demo and tests use this)."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    warnings: list[str] = []
+
+    for name in doc:
+        if name not in TABLES and name not in ARRAYS:
+            known = ", ".join(f"[{n}]" for n in TABLES) + ", " + ", ".join(f"[[{n}]]" for n in ARRAYS)
+            problems.append(f"config: unknown section `[{name}]` (known sections: {known}).")
+    sections = {name: _build(cls, doc.get(name, {}), f"[{name}]", problems)
+                for name, cls in TABLES.items()}
+    arrays: dict[str, list[Any]] = {}
+    for name, cls in ARRAYS.items():
+        raw = doc.get(name, [])
+        if not isinstance(raw, list):
+            problems.append(f"[[{name}]]: must be an array of tables, e.g. [[{name}]].")
+            raw = []
+        arrays[name] = [_build(cls, item, f"[[{name}]] #{i + 1}", problems)
+                        for i, item in enumerate(raw)]
+
+    serbero: SerberoSection = sections["serbero"]
+    secret = _read_secret_env(env, "SERBERO_PRIVATE_KEY", problems) or serbero.private_key
+    serbero_pubkey = ""
+    if not secret:
+        problems.append(
+            "[serbero].private_key: missing. Set it in the file or in SERBERO_PRIVATE_KEY "
+            "(`serbero keys generate` makes one)."
+        )
+    else:
+        try:
+            secret, serbero_pubkey = parse_secret_key(secret)
+        except ValueError:
+            problems.append(
+                "[serbero].private_key: not a valid secret key; use 64 hex characters or nsec1…."
+            )
+
+    mostro_pubkey = ""
+    mostro: MostroSection = sections["mostro"]
+    if not mostro.pubkey:
+        problems.append("[mostro].pubkey: missing; set it to your Mostro node's pubkey (hex or npub1…).")
+    else:
+        try:
+            mostro_pubkey = parse_public_key(mostro.pubkey)
+        except ValueError:
+            problems.append(
+                f"[mostro].pubkey: `{mostro.pubkey}` is not a valid public key; "
+                "use 64 hex characters or npub1…."
+            )
+
+    relays = tuple(r.url.strip() for r in arrays["relays"])
+    if not relays:
+        problems.append(
+            'relays: none configured, so no dispute can be seen. Add [[relays]] url = "wss://…".'
+        )
+    for i, url in enumerate(relays):
+        if not url.startswith(("ws://", "wss://")):
+            problems.append(f"[[relays]] #{i + 1}.url: `{url}` must start with wss:// or ws://.")
+
+    solvers: tuple[SolverEntry, ...] = tuple(arrays["solvers"])
+    for i, solver in enumerate(solvers):
+        if solver.permission not in PERMISSIONS:
+            problems.append(
+                f"[[solvers]] #{i + 1}.permission: `{solver.permission}` is not allowed; "
+                'use "read" or "write" (lowercase).'
+            )
+        if solver.hex_pubkey is None:
+            warnings.append(
+                f"[[solvers]] #{i + 1}.pubkey: `{solver.pubkey}` does not parse; every "
+                "notification to this solver will be recorded as failed (invalid pubkey)."
+            )
+
+    reasoning: ReasoningSection = sections["reasoning"]
+    key_env = reasoning.api_key_env.strip()
+    api_key = _env(env, key_env) if key_env else None
+    sections["reasoning"] = dataclasses.replace(
+        reasoning, api_key=Secret(api_key) if api_key else None
+    )
+
+    db_url = _env(env, "SERBERO_DB_URL")
+    if db_url is None:
+        db_path = _env(env, "SERBERO_DB_PATH") or serbero.db_path
+        db_url = sqlite_url(db_path)
+    elif not db_url.startswith(("sqlite:", "postgres://", "postgresql://", "postgresql+pool://")):
+        problems.append(
+            f"SERBERO_DB_URL: unsupported scheme in `{redact_url(db_url)}`; "
+            "use sqlite:////abs/path.db or postgresql://user@host/db."
+        )
+
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        private_key=Secret(secret),
+        serbero_pubkey=serbero_pubkey,
+        mostro_pubkey=mostro_pubkey,
+        relays=relays,
+        solvers=solvers,
+        timeouts=sections["timeouts"],
+        mediation=sections["mediation"],
+        reasoning=sections["reasoning"],
+        prompts=sections["prompts"],
+        chat=sections["chat"],
+        escalation=sections["escalation"],
+        db_url=db_url,
+        redis_url=redis_url(env),
+        redis_namespace=redis_namespace(env),
+        log_level=log_level(env) or serbero.log_level,
+        config_path=path,
+        warnings=tuple(warnings),
+    )
+
+
+def sqlite_url(db_path: str | Path) -> str:
+    """A peewee URL for an SQLite file; a relative path is taken from the working directory,
+    as in the original."""
+    return f"sqlite:///{Path(db_path).absolute()}"
+
+
+def redact_url(url: str) -> str:
+    """A database URL with any password replaced, safe to print."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+

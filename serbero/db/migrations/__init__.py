@@ -1,0 +1,68 @@
+"""Forward-only, versioned schema migrations, safe when several processes start at once.
+
+Each migration is a module `vNNNN_<name>.py` with a `STATEMENTS` list of SQL written once and
+never edited (a later change is a new version). `{pk}` stands for an auto-increment primary key,
+the only spelling that differs between SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from types import ModuleType
+
+from peewee import Database
+
+from serbero.clock import now
+from serbero.db.connection import is_sqlite
+
+log = logging.getLogger(__name__)
+
+#: Any constant: the PostgreSQL advisory lock that serialises concurrent migrators.
+PG_MIGRATION_LOCK = 0x5E4BE40
+
+DIALECT = {
+    "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT"},
+    "postgres": {"pk": "BIGSERIAL PRIMARY KEY"},
+}
+
+
+def available() -> list[tuple[int, ModuleType]]:
+    """All migration modules of this package, ordered by version."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("v") and info.name[1:5].isdigit():
+            found.append((int(info.name[1:5]), importlib.import_module(f"{__name__}.{info.name}")))
+    return sorted(found, key=lambda item: item[0])
+
+
+def current_version(db: Database) -> int:
+    if "schema_version" not in db.get_tables():
+        return 0
+    row = db.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()
+    return row[0] or 0
+
+
+def migrate(db: Database) -> list[int]:
+    """Apply every missing migration, each in its own transaction; return the versions applied."""
+    dialect = DIALECT["sqlite" if is_sqlite(db) else "postgres"]
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT)"
+    )
+    applied = []
+    for version, module in available():
+        with db.atomic():
+            if not is_sqlite(db):
+                db.execute_sql(f"SELECT pg_advisory_xact_lock({db.param})", (PG_MIGRATION_LOCK,))
+            if current_version(db) >= version:
+                continue  # applied earlier, or by a process that started at the same time
+            for statement in module.STATEMENTS:
+                db.execute_sql(statement.format(**dialect))
+            db.execute_sql(
+                f"INSERT INTO schema_version (version, applied_at) VALUES ({db.param}, {db.param})",
+                (version, now()),
+            )
+        applied.append(version)
+        log.info("schema_migrated", extra={"version": version, "name": module.__name__})
+    return applied

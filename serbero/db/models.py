@@ -1,0 +1,166 @@
+"""peewee models over the migrated schema. Models never create tables: migrations do.
+
+Stored codes (states, statuses, kinds, outcomes) are strings that never change meaning.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from serbero.db.connection import database
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+
+
+class Dispute(BaseModel):
+    """One Mostro dispute, keyed by its `d` tag, with its lifecycle and notification schedule."""
+
+    dispute_id = TextField(primary_key=True)
+    event_id = TextField(unique=True)
+    mostro_pubkey = TextField()
+    initiator_role = TextField()
+    dispute_status = TextField(default="initiated")
+    event_timestamp = BigIntegerField()
+    opened_at = BigIntegerField(null=True)
+    detected_at = BigIntegerField()
+    lifecycle_state = TextField(default="new")
+    assigned_solver = TextField(null=True)
+    last_notified_at = BigIntegerField(null=True)
+    last_state_change = BigIntegerField(null=True)
+    status_event_id = TextField()
+    status_event_at = BigIntegerField()
+    status_stage = IntegerField()
+    renotify_count = IntegerField(default=0)
+    next_renotify_at = BigIntegerField(null=True)
+    notify_rounds = IntegerField(default=0)
+    next_notify_at = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "disputes"
+
+
+class Outbox(BaseModel):
+    """A signed event waiting to be published, or the record of its publication.
+
+    The event is signed once; every retry publishes the same JSON, so relays and recipients
+    deduplicate it by id.
+    """
+
+    id = AutoField()
+    kind = TextField()
+    dispute = ForeignKeyField(Dispute, column_name="dispute_id", null=True, backref="outbox")
+    recipient = TextField()
+    event_id = TextField(unique=True)
+    event_json = TextField()
+    status = TextField(default="pending")
+    attempts = IntegerField(default=0)
+    last_error = TextField(null=True)
+    created_at = BigIntegerField()
+    next_attempt_at = BigIntegerField()
+    sent_at = BigIntegerField(null=True)
+    relays = TextField(null=True)
+
+    class Meta:
+        table_name = "outbox"
+
+
+class Notification(BaseModel):
+    """One notice to one solver about one dispute: the audit row of NOTIF-3, linked to the
+    outbox row that carries it (none when the solver's pubkey does not parse)."""
+
+    id = AutoField()
+    dispute = ForeignKeyField(Dispute, column_name="dispute_id", backref="notifications")
+    solver_pubkey = TextField()
+    sent_at = BigIntegerField(null=True)
+    status = TextField()
+    error_message = TextField(null=True)
+    notif_type = TextField(default="initial")
+    outbox = ForeignKeyField(Outbox, column_name="outbox_id", null=True, backref="notifications")
+    created_at = BigIntegerField()
+
+    class Meta:
+        table_name = "notifications"
+
+
+class Transition(BaseModel):
+    """Audit row for every lifecycle change of a dispute."""
+
+    id = AutoField()
+    dispute = ForeignKeyField(Dispute, column_name="dispute_id", backref="transitions")
+    from_state = TextField(null=True)
+    to_state = TextField()
+    transitioned_at = BigIntegerField()
+    trigger = TextField(null=True)
+
+    class Meta:
+        table_name = "dispute_state_transitions"
+
+
+class ProcessedInput(BaseModel):
+    """The inbox: one row per input (Nostr event id) already applied, with its outcome."""
+
+    key = TextField(primary_key=True)
+    kind = TextField()
+    outcome = TextField()
+    processed_at = BigIntegerField()
+
+    class Meta:
+        table_name = "processed_inputs"
+
+
+class ListenerCursor(BaseModel):
+    """Where a subscription resumes after a restart (`since`, Unix seconds)."""
+
+    name = TextField(primary_key=True)
+    since = BigIntegerField()
+    updated_at = BigIntegerField()
+
+    class Meta:
+        table_name = "listener_cursors"
+
+
+class AuditEvent(BaseModel):
+    """An audit row: why something happened or did not. The table keeps the original's name,
+    `mediation_events`; dispute-scoped rows have no session and carry `dispute_id`."""
+
+    id = AutoField()
+    session_id = TextField(null=True)
+    dispute_id = TextField(null=True)
+    kind = TextField()
+    payload_json = TextField(default="{}")
+    rationale_id = TextField(null=True)
+    prompt_bundle_id = TextField(null=True)
+    policy_hash = TextField(null=True)
+    occurred_at = BigIntegerField()
+
+    class Meta:
+        table_name = "mediation_events"
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.payload_json)
+
+
+def audit(kind: str, *, dispute_id: str | None, at: int, **payload: Any) -> AuditEvent:
+    """Write one audit row; the payload repeats the dispute id as the original's recipes expect."""
+    if dispute_id is not None:
+        payload = {"dispute_id": dispute_id, **payload}
+    return AuditEvent.create(
+        kind=kind,
+        dispute_id=dispute_id,
+        payload_json=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+        occurred_at=at,
+    )

@@ -1,0 +1,1 @@
+"""Disputes: parsing Mostro's dispute events, the lifecycle, and the notices solvers receive."""

@@ -1,0 +1,157 @@
+"""Applying one Mostro dispute event: the inbox check, the dispute row, the lifecycle move and
+the solver notices, all in one transaction.
+
+Idempotent by construction: the event id is claimed in the inbox first, every state change is
+conditional, and notices are written only by the caller that won the change. A replayed event,
+the same event from two relays or two workers racing on it have the effect of one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from nostr_sdk import Keys
+
+from serbero import metrics
+from serbero.config import Settings
+from serbero.db.connection import database
+from serbero.db.models import Dispute, ProcessedInput, Transition, audit
+from serbero.disputes import lifecycle, notices, notify
+from serbero.disputes.events import DisputeEvent, parse_dispute_event
+from serbero.disputes.reminders import INITIAL_RETRY_BASE_S
+from serbero.errors import EventRejected
+
+log = logging.getLogger(__name__)
+
+INPUT_KIND = "dispute_event"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What applying an event did, and which outbox rows to publish after commit."""
+
+    outcome: str
+    dispute_id: str | None = None
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestResult:
+    """Validate and apply one raw dispute event; a bad event is logged, counted and dropped."""
+    try:
+        event = parse_dispute_event(raw, mostro_pubkey=settings.mostro_pubkey, now=now)
+    except EventRejected as rejected:
+        metrics.EVENTS_REJECTED.labels(reason=rejected.reason).inc()
+        log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
+                                                     "detail": rejected.detail})
+        return IngestResult(f"rejected:{rejected.reason}")
+    with database.atomic():
+        claimed = (ProcessedInput.insert(key=event.event_id, kind=INPUT_KIND, outcome="applying",
+                                         processed_at=now)
+                   .on_conflict_ignore().as_rowcount().execute())
+        if not claimed:
+            log.debug("duplicate_skip: event already processed", extra={
+                "event_id": event.event_id, "dispute_id": event.dispute_id})
+            return IngestResult("duplicate_event", event.dispute_id)
+        result = _apply(event, settings, signer, now)
+        (ProcessedInput.update(outcome=result.outcome)
+         .where(ProcessedInput.key == event.event_id).execute())
+    metrics.EVENTS_APPLIED.labels(outcome=result.outcome).inc()
+    return result
+
+
+def _apply(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> IngestResult:
+    created = _insert_if_new(event, now)
+    if event.status == "initiated":
+        if not created:
+            _advance_revision(event)
+            log.debug("duplicate_skip: dispute already recorded",
+                      extra={"dispute_id": event.dispute_id})
+            return IngestResult("duplicate_dispute", event.dispute_id)
+        log.info("detected new dispute", extra={"dispute_id": event.dispute_id,
+                                                 "initiator": event.initiator})
+        return IngestResult("detected", event.dispute_id,
+                            _notify(event.dispute_id, notices.INITIAL, settings, signer, now))
+    if not created and not _advance_revision(event):
+        log.info("stale_revision_ignored", extra={
+            "dispute_id": event.dispute_id, "status": event.status, "event_id": event.event_id})
+        return IngestResult("stale_revision", event.dispute_id)
+    if event.is_terminal:
+        return _resolve(event, settings, signer, now, announce=not created)
+    return _take(event, settings, signer, now)
+
+
+def _insert_if_new(event: DisputeEvent, now: int) -> bool:
+    """Record a dispute seen for the first time. A dispute first seen `in-progress` or closed
+    (Serbero was down while it opened) is recorded too, so nothing is lost from the audit."""
+    inserted = (Dispute.insert(
+        dispute_id=event.dispute_id, event_id=event.event_id, mostro_pubkey=event.author,
+        initiator_role=event.initiator or "unknown", dispute_status=event.status,
+        event_timestamp=event.created_at, opened_at=event.opened_at, detected_at=now,
+        lifecycle_state=lifecycle.NEW, status_event_id=event.event_id,
+        status_event_at=event.created_at, status_stage=event.stage,
+        next_notify_at=now + INITIAL_RETRY_BASE_S if event.status == "initiated" else None,
+    ).on_conflict_ignore().as_rowcount().execute()) == 1
+    if inserted:
+        metrics.DISPUTES_DETECTED.inc()
+        Transition.create(dispute=event.dispute_id, from_state=None, to_state=lifecycle.NEW,
+                          transitioned_at=now, trigger=f"detected:{event.event_id}")
+    return inserted
+
+
+def _advance_revision(event: DisputeEvent) -> bool:
+    """Store this revision's status if it is newer than the stored one (GAP-28); an older
+    revision changes nothing. Equal timestamps favour the later stage (mostrod ≤ 0.18.5 ties)."""
+    newer = ((Dispute.status_event_at < event.created_at)
+             | ((Dispute.status_event_at == event.created_at)
+                & (Dispute.status_stage < event.stage)))
+    return (Dispute.update(dispute_status=event.status, status_event_id=event.event_id,
+                           status_event_at=event.created_at, status_stage=event.stage)
+            .where((Dispute.dispute_id == event.dispute_id) & newer).execute()) == 1
+
+
+def _take(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> IngestResult:
+    left = lifecycle.transition(event.dispute_id, lifecycle.TAKEN, trigger=event.event_id, at=now,
+                                assigned_solver=event.solver, next_renotify_at=None,
+                                next_notify_at=None)
+    if left is None:
+        # A newer in-progress revision naming another solver is a takeover; Mostro tells the
+        # parties but not the previous solver (mostro#302), so every solver hears of it.
+        reassigned = event.solver is not None and (
+            Dispute.update(assigned_solver=event.solver)
+            .where((Dispute.dispute_id == event.dispute_id)
+                   & Dispute.lifecycle_state.in_(notify.RELEVANT_IN[notices.ASSIGNMENT])
+                   & (Dispute.assigned_solver.is_null()
+                      | (Dispute.assigned_solver != event.solver)))
+            .execute()) == 1
+        if not reassigned:
+            return IngestResult("already_taken", event.dispute_id)
+        audit("assignment_changed", dispute_id=event.dispute_id, at=now, solver=event.solver,
+              event_id=event.event_id)
+        log.info("assignment_changed", extra={"dispute_id": event.dispute_id})
+        return IngestResult("reassigned", event.dispute_id,
+                            _notify(event.dispute_id, notices.ASSIGNMENT, settings, signer, now))
+    log.info("assignment_detected", extra={"dispute_id": event.dispute_id,
+                                           "assigned_solver": event.solver or "unknown"})
+    return IngestResult("taken", event.dispute_id,
+                        _notify(event.dispute_id, notices.ASSIGNMENT, settings, signer, now))
+
+
+def _resolve(event: DisputeEvent, settings: Settings, signer: Keys, now: int, *,
+             announce: bool) -> IngestResult:
+    left = lifecycle.transition(event.dispute_id, lifecycle.RESOLVED,
+                                trigger="dispute_resolved_externally", at=now,
+                                next_renotify_at=None, next_notify_at=None)
+    if left is None:
+        return IngestResult("already_resolved", event.dispute_id)
+    log.info("dispute_resolved_externally", extra={"dispute_id": event.dispute_id,
+                                                   "status": event.status})
+    outbox_ids = _notify(event.dispute_id, notices.RESOLUTION, settings, signer, now) \
+        if announce else []
+    return IngestResult("resolved", event.dispute_id, outbox_ids)
+
+
+def _notify(dispute_id: str, notif_type: str, settings: Settings, signer: Keys,
+            now: int) -> list[int]:
+    dispute = Dispute.get_by_id(dispute_id)
+    return notify.fan_out(dispute, notif_type, solvers=settings.solvers, signer=signer, now=now)

@@ -1,0 +1,64 @@
+"""The dispute lifecycle: its states, the one table of legal moves, and `transition()`.
+
+Every state change in Serbero goes through `transition()`, a compare-and-set UPDATE with a
+row-count check, so two workers racing on one dispute cannot both move it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from serbero.db.models import Dispute, Transition
+
+log = logging.getLogger(__name__)
+
+NEW = "new"
+NOTIFIED = "notified"
+TAKEN = "taken"
+WAITING = "waiting"
+ESCALATED = "escalated"
+RESOLVED = "resolved"
+STATES = (NEW, NOTIFIED, TAKEN, WAITING, ESCALATED, RESOLVED)
+
+#: to-state → states it may be entered from (LC-2). `notified → notified` is reserved for
+#: re-notification in the original and never written as a transition.
+PREDECESSORS: dict[str, frozenset[str]] = {
+    NOTIFIED: frozenset({NEW, NOTIFIED}),
+    TAKEN: frozenset({NEW, NOTIFIED, WAITING}),
+    WAITING: frozenset({TAKEN}),
+    ESCALATED: frozenset({NOTIFIED, TAKEN, WAITING}),
+    RESOLVED: frozenset({NEW, NOTIFIED, TAKEN, WAITING, ESCALATED}),
+}
+#: How many times `transition` re-reads after losing a compare-and-set to a concurrent writer.
+MAX_CAS_ATTEMPTS = 5
+
+
+def is_legal(from_state: str, to_state: str) -> bool:
+    return from_state in PREDECESSORS.get(to_state, ())
+
+
+def transition(dispute_id: str, to_state: str, *, trigger: str, at: int,
+               **updates: Any) -> str | None:
+    """Move a dispute to `to_state` if it sits in a legal predecessor; return the state it left.
+
+    `updates` are further columns written by the same UPDATE. Returns None, quietly, when the
+    dispute is unknown or the move is not legal from where it is: a lost race, not an error.
+    Call inside a transaction so the audit row commits with the change.
+    """
+    for _ in range(MAX_CAS_ATTEMPTS):
+        current = (Dispute.select(Dispute.lifecycle_state)
+                   .where(Dispute.dispute_id == dispute_id).scalar())
+        if current is None or not is_legal(current, to_state):
+            return None
+        won = (Dispute.update(lifecycle_state=to_state, last_state_change=at, **updates)
+               .where((Dispute.dispute_id == dispute_id) & (Dispute.lifecycle_state == current))
+               .execute())
+        if won == 1:
+            Transition.create(dispute=dispute_id, from_state=current, to_state=to_state,
+                              transitioned_at=at, trigger=trigger)
+            log.info("lifecycle_transition", extra={
+                "dispute_id": dispute_id, "from": current, "to": to_state, "trigger": trigger})
+            return current
+    log.warning("lifecycle_transition_contended", extra={"dispute_id": dispute_id, "to": to_state})
+    return None

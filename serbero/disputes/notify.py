@@ -1,0 +1,131 @@
+"""Solver notifications: writing one notice per solver into the outbox, and what happens to the
+dispute when a notice is published, refused, or no longer worth sending.
+
+`fan_out` runs inside the transaction of the state change that caused the notices. The hooks at
+the bottom are the `solver_dm` outbox kind, called by `serbero.outbox` around publication.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nostr_sdk import Keys
+
+from serbero.config import Settings, SolverEntry
+from serbero.db.models import Dispute, Notification, Outbox, audit
+from serbero.disputes import lifecycle, notices
+from serbero.disputes.renotify import first_renotify_at
+from serbero.nostr.dm import solver_dm
+from serbero.nostr.keys import parse_public_key, short
+
+log = logging.getLogger(__name__)
+
+KIND = "solver_dm"
+#: Before the outbox tick re-sends a fresh row whose publish job may have been lost.
+FIRST_RETRY_AFTER_S = 15
+
+#: notif_type → lifecycle states in which the notice still means something to a solver.
+RELEVANT_IN = {
+    notices.INITIAL: frozenset({lifecycle.NEW, lifecycle.NOTIFIED, lifecycle.TAKEN,
+                                lifecycle.WAITING, lifecycle.ESCALATED}),
+    notices.RENOTIFICATION: frozenset({lifecycle.NOTIFIED}),
+    notices.ASSIGNMENT: frozenset({lifecycle.TAKEN, lifecycle.WAITING, lifecycle.ESCALATED}),
+    notices.RESOLUTION: frozenset(lifecycle.STATES),
+}
+
+
+def recipients(solvers: tuple[SolverEntry, ...]) -> list[tuple[SolverEntry, str | None, str]]:
+    """(solver, hex pubkey or None, parse error) per configured solver, first copy of a key only."""
+    seen: set[str] = set()
+    out = []
+    for solver in solvers:
+        try:
+            hex_pubkey: str | None = parse_public_key(solver.pubkey)
+            error = ""
+        except ValueError as exc:
+            hex_pubkey, error = None, str(exc)
+        if hex_pubkey is not None:
+            if hex_pubkey in seen:
+                continue
+            seen.add(hex_pubkey)
+        out.append((solver, hex_pubkey, error))
+    return out
+
+
+def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ...],
+            signer: Keys, now: int, include_invalid: bool = True) -> list[int]:
+    """Sign one DM per solver, store it in the outbox and record a pending notification;
+    return the outbox ids to publish after commit. A solver whose pubkey does not parse gets a
+    failed notification (`invalid pubkey: …`) and never blocks the others (NOTIF-4)."""
+    text = notices.TEXTS[notif_type](dispute, now)
+    outbox_ids = []
+    for solver, hex_pubkey, error in recipients(solvers):
+        if hex_pubkey is None:
+            if include_invalid:
+                Notification.create(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
+                                    status="failed", error_message=f"invalid pubkey: {error}",
+                                    notif_type=notif_type, created_at=now, sent_at=now)
+                log.warning("notification_failed: invalid solver pubkey", extra={
+                    "dispute_id": dispute.dispute_id, "notif_type": notif_type})
+            continue
+        wrap = solver_dm(signer, hex_pubkey, text, dispute_id=dispute.dispute_id)
+        row = Outbox.create(kind=KIND, dispute=dispute.dispute_id, recipient=hex_pubkey,
+                            event_id=wrap.id().to_hex(), event_json=wrap.as_json(),
+                            created_at=now, next_attempt_at=now + FIRST_RETRY_AFTER_S)
+        Notification.create(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
+                            status="pending", notif_type=notif_type, outbox=row.id,
+                            created_at=now)
+        outbox_ids.append(row.id)
+    if not outbox_ids:
+        audit("notification_skipped", dispute_id=dispute.dispute_id, at=now,
+              notif_type=notif_type, reason="no_valid_solvers")
+        log.warning("no solvers configured; dispute persisted but not notified", extra={
+            "dispute_id": dispute.dispute_id, "notif_type": notif_type})
+    return outbox_ids
+
+
+def _notification(row: Outbox) -> Notification | None:
+    return Notification.get_or_none(Notification.outbox == row.id)
+
+
+def still_wanted(row: Outbox) -> str | None:
+    """None when the notice should go out; otherwise why it should not (the dispute moved on)."""
+    notification = _notification(row)
+    dispute = Dispute.get_or_none(Dispute.dispute_id == row.dispute_id)
+    if notification is None or dispute is None:
+        return None
+    if dispute.lifecycle_state not in RELEVANT_IN.get(notification.notif_type, lifecycle.STATES):
+        return f"dispute is {dispute.lifecycle_state}"
+    return None
+
+
+def on_sent(row: Outbox, now: int, settings: Settings) -> None:
+    """Record delivery; the first initial notice that lands moves the dispute to `notified`."""
+    notification = _notification(row)
+    if notification is None:
+        return
+    (Notification.update(status="sent", sent_at=now)
+     .where((Notification.id == notification.id) & (Notification.status == "pending")).execute())
+    extra = {"dispute_id": row.dispute_id, "solver": short(row.recipient),
+             "notif_type": notification.notif_type}
+    log.info("notification_sent", extra=extra)
+    if notification.notif_type == notices.INITIAL:
+        lifecycle.transition(row.dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
+                             at=now, last_notified_at=now, next_notify_at=None,
+                             next_renotify_at=first_renotify_at(now, settings.timeouts))
+    elif notification.notif_type == notices.RENOTIFICATION:
+        Dispute.update(last_notified_at=now).where(Dispute.dispute_id == row.dispute_id).execute()
+
+
+def on_failed(row: Outbox, error: str, now: int) -> None:
+    (Notification.update(status="failed", error_message=error, sent_at=now)
+     .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
+    log.warning("notification_failed", extra={"dispute_id": row.dispute_id,
+                                              "solver": short(row.recipient), "error": error})
+
+
+def on_cancelled(row: Outbox, reason: str, now: int) -> None:
+    (Notification.update(status="cancelled", error_message=reason)
+     .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
+    audit("notification_cancelled", dispute_id=row.dispute_id, at=now,
+          outbox_id=row.id, solver=row.recipient, reason=reason)

@@ -1,0 +1,38 @@
+"""The one exception tree of Serbero; library errors are translated into it at the edges."""
+
+
+class SerberoError(Exception):
+    """Base of every error Serbero raises on purpose."""
+
+
+class ConfigError(SerberoError):
+    """Raised when the configuration cannot be used; carries one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ProtocolError(SerberoError):
+    """Raised when a Nostr or Mostro message does not have the shape the protocol requires."""
+
+
+class EventRejected(ProtocolError):
+    """Raised when an incoming event is refused; `reason` is a stable code for counters."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class PublishError(SerberoError):
+    """Raised when no relay accepted an event; `permanent` says whether retrying can help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        self.permanent = permanent
+        super().__init__(message)
+
+
+class NotFound(SerberoError):
+    """Raised when an operator names a dispute, handoff or row that does not exist."""

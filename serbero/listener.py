@@ -1,0 +1,158 @@
+"""The relay listener: subscribes to the Mostro node's dispute events on every relay, checks
+each one, and hands it to the queue; it also drives the ticker and saves its resume cursor.
+
+It writes nothing but the cursor. It never stops because relays are down: nostr-sdk reconnects
+in the background and re-sends the subscription, and a periodic fetch catches anything a burst
+or a reconnect made the notification stream drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from nostr_sdk import Client, Filter, Kind, PublicKey, ReqTarget, Timestamp
+
+from serbero import clock, metrics
+from serbero.config import Settings
+from serbero.cursor import ResumeCursor
+from serbero.dedup import SeenFilter
+from serbero.disputes.events import DISPUTE_KIND, parse_dispute_event
+from serbero.errors import EventRejected
+from serbero.nostr.relays import open_client
+from serbero.ticker import Ticker
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION_ID = "serbero-disputes"
+CURSOR_NAME = "disputes"
+#: Seconds between saves of the resume cursor.
+CURSOR_FLUSH_EVERY_S = 5
+#: Seconds between fetches that re-read recent events in case the stream dropped some.
+RECONCILE_EVERY_S = 300
+RECONCILE_TIMEOUT_S = 10
+#: How often the service loop wakes up to run the ticker.
+LOOP_INTERVAL_S = 0.5
+
+
+class Listener:
+    def __init__(self, settings: Settings, *, enqueue: Callable[[str], None], seen: SeenFilter,
+                 cursor: ResumeCursor | None = None) -> None:
+        self.settings = settings
+        self.enqueue = enqueue
+        self.seen = seen
+        self.cursor = cursor or ResumeCursor(CURSOR_NAME,
+                                             overlap_s=settings.timeouts.resume_overlap_seconds)
+        self.client: Client | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self.last_event_at: float | None = None
+
+    def dispute_filter(self, since: int) -> Filter:
+        return (Filter().kind(Kind(DISPUTE_KIND)).author(PublicKey.parse(self.settings.mostro_pubkey))
+                .since(Timestamp.from_secs(since)))
+
+    async def start(self) -> None:
+        saved = self.cursor.load()
+        since = self.cursor.since(clock.now())
+        log.info("listener_starting", extra={"relays": len(self.settings.relays), "since": since,
+                                             "resumed": saved is not None})
+        self.client = await open_client(self.settings.relays)
+        stream = self.client.notifications()  # taken before subscribing, or the first events are lost
+        out = await self.client.subscribe(ReqTarget.auto([self.dispute_filter(since)]),
+                                          id=SUBSCRIPTION_ID)
+        log.info("subscribed to dispute events", extra={
+            "kind": DISPUTE_KIND, "ok": len(out.success), "failed": len(out.failed)})
+        self._consumer = asyncio.create_task(self._consume(stream))
+
+    async def _consume(self, stream) -> None:  # noqa: ANN001 - nostr_sdk notification stream
+        while (notification := await stream.next()) is not None:
+            if notification.is_new_event() and notification.subscription_id == SUBSCRIPTION_ID:
+                self.handle(notification.event.as_json())
+
+    def handle(self, raw: str) -> str:
+        """Check one event and hand it to the queue once; return what happened to it."""
+        now = clock.now()
+        try:
+            event = parse_dispute_event(raw, mostro_pubkey=self.settings.mostro_pubkey, now=now)
+        except EventRejected as rejected:
+            metrics.EVENTS_REJECTED.labels(reason=rejected.reason).inc()
+            log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
+                                                         "detail": rejected.detail})
+            return f"rejected:{rejected.reason}"
+        if not self.seen.first_time(event.event_id):
+            return "duplicate"
+        # Tracked before enqueueing: if the queue fails, the cursor still holds this event back
+        # and the next reconcile hands it over again.
+        self.cursor.track(event.event_id, event.created_at, now)
+        try:
+            self.enqueue(raw)
+        except Exception:
+            self.seen.forget(event.event_id)
+            log.exception("enqueue_failed", extra={"event_id": event.event_id})
+            return "enqueue_failed"
+        metrics.EVENTS_RECEIVED.inc()
+        self.last_event_at = time.time()
+        log.info("dispute event received", extra={
+            "dispute_id": event.dispute_id, "status": event.status, "event_id": event.event_id})
+        return "enqueued"
+
+    async def reconcile(self) -> int:
+        """Re-read recent events from the relays; return how many were new to the queue."""
+        assert self.client is not None
+        since = self.cursor.since(clock.now())
+        events = await self.client.fetch_events(ReqTarget.auto([self.dispute_filter(since)]),
+                                                timeout=timedelta(seconds=RECONCILE_TIMEOUT_S))
+        return sum(self.handle(e.as_json()) == "enqueued" for e in events)
+
+    async def stop(self) -> None:
+        """Stop handing events to the queue, save the cursor, close the connections."""
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+        self.cursor.flush(clock.now())
+        if self.client is not None:
+            await self.client.shutdown()
+        log.info("listener_stopped", extra={"cursor": self.cursor.saved})
+
+
+async def serve(listener: Listener, stop: asyncio.Event, *, ticker: Ticker | None = None) -> None:
+    """Run the listener (and the ticker) until `stop` is set; always stop cleanly."""
+    await listener.start()
+    last_flush = last_reconcile = time.monotonic()
+    try:
+        while not stop.is_set():
+            if ticker is not None:
+                ticker.tick_once(time.time())
+            if time.monotonic() - last_flush >= CURSOR_FLUSH_EVERY_S:
+                listener.cursor.flush(clock.now())
+                last_flush = time.monotonic()
+            if time.monotonic() - last_reconcile >= RECONCILE_EVERY_S:
+                try:
+                    found = await listener.reconcile()
+                    if found:
+                        log.warning("reconcile_found_missed_events", extra={"count": found})
+                except Exception:
+                    log.exception("reconcile_failed")
+                last_reconcile = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), LOOP_INTERVAL_S)
+    finally:
+        await listener.stop()
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set `stop`; the service then drains and exits."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _signalled, stop, sig)
+
+
+def _signalled(stop: asyncio.Event, sig: signal.Signals) -> None:
+    log.info("shutdown signal received, stopping", extra={"signal": sig.name})
+    stop.set()

@@ -1,0 +1,163 @@
+"""Relay connections: building the nostr-sdk client, publishing with a clear outcome, and a
+thread-safe bridge so synchronous workers can publish through one asyncio client.
+
+Only connected relays are asked to store an event: nostr-sdk would otherwise hold the call open
+until the OK timeout of a relay that is down, although another relay already accepted it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine, Iterable
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from nostr_sdk import (
+    Client,
+    ClientBuilder,
+    Event,
+    NostrSdkError,
+    RelayOptions,
+    RelayStatus,
+    RelayUrl,
+    SendEventTarget,
+    uniffi_set_event_loop,
+)
+
+from serbero.errors import PublishError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: nostr-sdk's default (4096) silently drops notifications once a consumer is ~2000 behind.
+NOTIFICATION_CHANNEL_SIZE = 65_536
+#: The library's minimum; its default of 10 s doubles how long a relay restart goes unnoticed.
+RECONNECT_INTERVAL_S = 5
+#: How long `connect` waits for the first connections before going on in the background.
+CONNECT_WAIT_S = 3
+#: How long a relay may take to answer OK to an event.
+OK_TIMEOUT_S = 10
+#: Relay refusals (NIP-01 OK prefixes) that no retry of the same event can overcome.
+PERMANENT_PREFIXES = ("invalid:", "pow:", "blocked:", "restricted:")
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """Which relays stored the event, and why the others did not."""
+
+    event_id: str
+    accepted: tuple[str, ...]
+    rejected: dict[str, str] = field(default_factory=dict)
+
+
+def parse_relay_url(url: str) -> RelayUrl:
+    try:
+        return RelayUrl.parse(url)
+    except (NostrSdkError, ValueError, TypeError) as exc:
+        raise ValueError(f"invalid relay url {url!r}: {exc}") from None
+
+
+async def open_client(relays: Iterable[str], *, connect_wait_s: float = CONNECT_WAIT_S) -> Client:
+    """A client connected (or reconnecting in the background) to every relay."""
+    uniffi_set_event_loop(asyncio.get_running_loop())
+    client = ClientBuilder().notification_channel_size(NOTIFICATION_CHANNEL_SIZE).build()
+    options = RelayOptions().retry_interval(timedelta(seconds=RECONNECT_INTERVAL_S))
+    for url in relays:
+        await client.add_relay(parse_relay_url(url), opts=options.adjust_retry_interval(False))
+    await client.connect(timedelta(seconds=connect_wait_s))
+    return client
+
+
+async def connected_relays(client: Client) -> list[RelayUrl]:
+    return [url for url, relay in (await client.relays()).items()
+            if relay.status() == RelayStatus.CONNECTED]
+
+
+async def publish(client: Client, event: Event, *, ok_timeout_s: float = OK_TIMEOUT_S) -> PublishOutcome:
+    """Send to every connected relay; raise PublishError unless at least one accepted it."""
+    targets = await connected_relays(client)
+    event_id = event.id().to_hex()
+    if not targets:
+        raise PublishError("no relay connected", permanent=False)
+    try:
+        out = await client.send_event(event, target=SendEventTarget.to(targets),
+                                      ok_timeout=timedelta(seconds=ok_timeout_s))
+    except NostrSdkError as exc:
+        raise PublishError(f"relay client error: {exc}", permanent=False) from None
+    outcome = PublishOutcome(event_id, tuple(str(u) for u in out.success),
+                             {str(u): str(reason) for u, reason in out.failed.items()})
+    if outcome.accepted:
+        return outcome
+    reasons = "; ".join(f"{url}: {why}" for url, why in outcome.rejected.items())
+    permanent = bool(outcome.rejected) and all(
+        why.startswith(PERMANENT_PREFIXES) for why in outcome.rejected.values())
+    raise PublishError(f"no relay accepted the event ({reasons})", permanent=permanent)
+
+
+class RelayBridge:
+    """One relay client on a private event-loop thread, usable from any number of threads.
+
+    Worker threads call `publish()`, which submits the coroutine to the loop and waits with a
+    timeout; the client and its connections live as long as the bridge.
+    """
+
+    def __init__(self, relays: Iterable[str], *, ok_timeout_s: float = OK_TIMEOUT_S) -> None:
+        self.relays = tuple(relays)
+        self.ok_timeout_s = ok_timeout_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="relay-bridge",
+                                        daemon=True)
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> RelayBridge:
+        with self._lock:
+            if self._client is None:
+                self._thread.start()
+                self._client = self._run(open_client(self.relays), CONNECT_WAIT_S + 5)
+        return self
+
+    def publish(self, event_json: str) -> PublishOutcome:
+        """Publish an already-signed event; PublishError says whether a retry can help."""
+        try:
+            event = Event.from_json(event_json)
+        except (NostrSdkError, ValueError) as exc:
+            raise PublishError(f"stored event does not parse: {exc}", permanent=True) from None
+        client = self.start()._client
+        assert client is not None
+        return self._run(publish(client, event, ok_timeout_s=self.ok_timeout_s),
+                         self.ok_timeout_s + 5)
+
+    def status(self) -> dict[str, bool]:
+        """Relay URL → connected, for status output."""
+        client = self.start()._client
+        assert client is not None
+
+        async def probe() -> dict[str, bool]:
+            return {str(u): r.status() == RelayStatus.CONNECTED
+                    for u, r in (await client.relays()).items()}
+        return self._run(probe(), 5)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                try:
+                    self._run(self._client.shutdown(), 5)
+                except Exception:  # closing must not mask the caller's error
+                    log.warning("relay_bridge_shutdown_failed", exc_info=True)
+                self._client = None
+            if self._thread.is_alive():
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(5)
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout_s)
+        except FutureTimeout:
+            future.cancel()
+            raise PublishError("relay call timed out", permanent=False) from None

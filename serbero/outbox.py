@@ -1,0 +1,133 @@
+"""Outbox publishing: send stored, signed events to relays and record the outcome.
+
+Never builds or signs events (the kind's own module does, in the transaction that decided to
+send) and never changes state beyond its row and the kind's hooks. A retry publishes the very
+same signed event, so nobody ever receives two copies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from serbero import metrics
+from serbero.config import Settings
+from serbero.db.connection import database
+from serbero.db.models import Outbox
+from serbero.disputes import notify
+from serbero.errors import PublishError
+from serbero.nostr.relays import PublishOutcome
+
+log = logging.getLogger(__name__)
+
+#: First retry delay after a transient failure; doubles per attempt up to the maximum.
+RETRY_BASE_S = 5
+RETRY_MAX_S = 300
+#: A row still unsent this long after it was written is given up as failed.
+GIVE_UP_AFTER_S = 24 * 3600
+#: Rows re-published per outbox tick.
+SCAN_BATCH = 500
+#: How long a row handed to a publish job is left alone by the next scans.
+LEASE_S = 60
+
+PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
+
+
+class Publisher(Protocol):
+    def publish(self, event_json: str) -> PublishOutcome: ...
+
+
+@dataclass(frozen=True)
+class OutboxKind:
+    """What one kind of outbox row needs around publication."""
+
+    #: None to publish; otherwise the reason the row is no longer worth sending.
+    still_wanted: Callable[[Outbox], str | None]
+    on_sent: Callable[[Outbox, int, Settings], None]
+    on_failed: Callable[[Outbox, str, int], None]
+    on_cancelled: Callable[[Outbox, str, int], None]
+
+
+KINDS: dict[str, OutboxKind] = {
+    notify.KIND: OutboxKind(notify.still_wanted, notify.on_sent, notify.on_failed,
+                            notify.on_cancelled),
+}
+
+
+def retry_delay_s(attempts: int) -> int:
+    return min(RETRY_MAX_S, RETRY_BASE_S * 2 ** max(0, attempts - 1))
+
+
+def _settle(row: Outbox, status: str, **columns: object) -> bool:
+    """Move a pending row to a final status; True for the one caller that wins."""
+    return (Outbox.update(status=status, **columns)
+            .where((Outbox.id == row.id) & (Outbox.status == PENDING)).execute()) == 1
+
+
+def publish(row_id: int, *, relay: Publisher, settings: Settings, now: int) -> str:
+    """Publish one pending row and record what happened; return the row's resulting status.
+
+    Safe to run twice at once: both may publish the same signed event (relays keep one copy),
+    and only one of them records the outcome and runs the kind's hook.
+    """
+    row = Outbox.get_or_none(Outbox.id == row_id)
+    if row is None or row.status != PENDING:
+        return row.status if row else "missing"
+    kind = KINDS[row.kind]
+    reason = kind.still_wanted(row)
+    if reason:
+        with database.atomic():
+            if _settle(row, CANCELLED, last_error=reason):
+                kind.on_cancelled(row, reason, now)
+        log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
+        return CANCELLED
+    try:
+        outcome = relay.publish(row.event_json)
+    except PublishError as exc:
+        return _record_failure(row, kind, exc, now)
+    with database.atomic():
+        if _settle(row, SENT, sent_at=now, attempts=Outbox.attempts + 1,
+                   relays=json.dumps(list(outcome.accepted))):
+            kind.on_sent(row, now, settings)
+            metrics.OUTBOX_PUBLISHED.labels(kind=row.kind, status=SENT).inc()
+    return SENT
+
+
+def _record_failure(row: Outbox, kind: OutboxKind, exc: PublishError, now: int) -> str:
+    attempts = row.attempts + 1
+    error = str(exc)[:500]
+    expired = now - row.created_at >= GIVE_UP_AFTER_S
+    with database.atomic():
+        if exc.permanent or expired:
+            final = error if exc.permanent else f"gave up after {attempts} attempts: {error}"
+            if _settle(row, FAILED, attempts=attempts, last_error=final):
+                kind.on_failed(row, final, now)
+                metrics.OUTBOX_PUBLISHED.labels(kind=row.kind, status=FAILED).inc()
+            log.warning("outbox_failed", extra={"outbox_id": row.id, "error": final})
+            return FAILED
+        (Outbox.update(attempts=attempts, last_error=error,
+                       next_attempt_at=now + retry_delay_s(attempts))
+         .where((Outbox.id == row.id) & (Outbox.status == PENDING)).execute())
+    log.info("outbox_retry_scheduled", extra={
+        "outbox_id": row.id, "attempts": attempts, "error": error})
+    return PENDING
+
+
+def claim_due(now: int, limit: int = SCAN_BATCH) -> list[int]:
+    """Pending rows whose next attempt is due (failed attempts, or jobs lost with a broker),
+    each leased for a while so that a slow queue does not get the same row twice."""
+    candidates = [row_id for (row_id,) in
+                  Outbox.select(Outbox.id)
+                  .where((Outbox.status == PENDING) & (Outbox.next_attempt_at <= now))
+                  .order_by(Outbox.next_attempt_at).limit(limit).tuples()]
+    claimed = []
+    with database.atomic():
+        for row_id in candidates:
+            if (Outbox.update(next_attempt_at=now + LEASE_S)
+                    .where((Outbox.id == row_id) & (Outbox.status == PENDING)
+                           & (Outbox.next_attempt_at <= now)).execute()):
+                claimed.append(row_id)
+    return claimed
