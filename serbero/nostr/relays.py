@@ -25,7 +25,6 @@ from nostr_sdk import (
     RelayStatus,
     RelayUrl,
     SendEventTarget,
-    uniffi_set_event_loop,
 )
 
 from serbero.errors import PublishError
@@ -63,7 +62,6 @@ def parse_relay_url(url: str) -> RelayUrl:
 
 async def open_client(relays: Iterable[str], *, connect_wait_s: float = CONNECT_WAIT_S) -> Client:
     """A client connected (or reconnecting in the background) to every relay."""
-    uniffi_set_event_loop(asyncio.get_running_loop())
     client = ClientBuilder().notification_channel_size(NOTIFICATION_CHANNEL_SIZE).build()
     options = RelayOptions().retry_interval(timedelta(seconds=RECONNECT_INTERVAL_S))
     for url in relays:
