@@ -21,10 +21,11 @@ ESCALATED = "escalated"
 RESOLVED = "resolved"
 STATES = (NEW, NOTIFIED, TAKEN, WAITING, ESCALATED, RESOLVED)
 
-#: to-state → states it may be entered from (LC-2). `notified → notified` is reserved for
-#: re-notification in the original and never written as a transition.
+#: to-state → states it may be entered from (LC-2). The original also allows
+#: `notified → notified` for re-notification but never writes it; here no self-move is legal,
+#: so the second solver's delivered notice cannot log a second `→ notified`.
 PREDECESSORS: dict[str, frozenset[str]] = {
-    NOTIFIED: frozenset({NEW, NOTIFIED}),
+    NOTIFIED: frozenset({NEW}),
     TAKEN: frozenset({NEW, NOTIFIED, WAITING}),
     WAITING: frozenset({TAKEN}),
     ESCALATED: frozenset({NOTIFIED, TAKEN, WAITING}),

@@ -7,14 +7,11 @@ until the OK timeout of a relay that is down, although another relay already acc
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from collections.abc import Coroutine, Iterable
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
 
 from nostr_sdk import (
     Client,
@@ -28,9 +25,9 @@ from nostr_sdk import (
 )
 
 from serbero.errors import PublishError
+from serbero.nostr.loop import LoopThread
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: nostr-sdk's default (4096) silently drops notifications once a consumer is ~2000 behind.
 NOTIFICATION_CHANNEL_SIZE = 65_536
@@ -99,24 +96,26 @@ async def publish(client: Client, event: Event, *, ok_timeout_s: float = OK_TIME
 class RelayBridge:
     """One relay client on a private event-loop thread, usable from any number of threads.
 
-    Worker threads call `publish()`, which submits the coroutine to the loop and waits with a
-    timeout; the client and its connections live as long as the bridge.
+    Worker threads call `publish()`, which runs the coroutine on the bridge's loop and waits
+    with a timeout; the client and its connections live as long as the bridge.
     """
 
     def __init__(self, relays: Iterable[str], *, ok_timeout_s: float = OK_TIMEOUT_S) -> None:
         self.relays = tuple(relays)
         self.ok_timeout_s = ok_timeout_s
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="relay-bridge",
-                                        daemon=True)
+        self._loop: LoopThread | None = None
         self._client: Client | None = None
         self._lock = threading.Lock()
 
-    def start(self) -> RelayBridge:
+    def _started(self) -> tuple[LoopThread, Client]:
         with self._lock:
-            if self._client is None:
-                self._thread.start()
-                self._client = self._run(open_client(self.relays), CONNECT_WAIT_S + 5)
+            if self._client is None or self._loop is None:
+                self._loop = LoopThread("relay-bridge")
+                self._client = self._loop.run(open_client(self.relays), CONNECT_WAIT_S + 5)
+            return self._loop, self._client
+
+    def start(self) -> RelayBridge:
+        self._started()
         return self
 
     def publish(self, event_json: str) -> PublishOutcome:
@@ -125,37 +124,30 @@ class RelayBridge:
             event = Event.from_json(event_json)
         except (NostrSdkError, ValueError) as exc:
             raise PublishError(f"stored event does not parse: {exc}", permanent=True) from None
-        client = self.start()._client
-        assert client is not None
-        return self._run(publish(client, event, ok_timeout_s=self.ok_timeout_s),
-                         self.ok_timeout_s + 5)
+        loop, client = self._started()
+        try:
+            return loop.run(publish(client, event, ok_timeout_s=self.ok_timeout_s),
+                            self.ok_timeout_s + 5)
+        except TimeoutError:
+            raise PublishError("relay call timed out", permanent=False) from None
 
     def status(self) -> dict[str, bool]:
         """Relay URL → connected, for status output."""
-        client = self.start()._client
-        assert client is not None
+        loop, client = self._started()
 
         async def probe() -> dict[str, bool]:
             return {str(u): r.status() == RelayStatus.CONNECTED
                     for u, r in (await client.relays()).items()}
-        return self._run(probe(), 5)
+        return loop.run(probe(), 5)
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                try:
-                    self._run(self._client.shutdown(), 5)
-                except Exception:  # closing must not mask the caller's error
-                    log.warning("relay_bridge_shutdown_failed", exc_info=True)
-                self._client = None
-            if self._thread.is_alive():
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._thread.join(5)
-
-    def _run(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout_s)
-        except FutureTimeout:
-            future.cancel()
-            raise PublishError("relay call timed out", permanent=False) from None
+            loop, client, self._loop, self._client = self._loop, self._client, None, None
+        if loop is None:
+            return
+        if client is not None:
+            try:
+                loop.run(client.shutdown(), 5)
+            except Exception:  # closing must not mask the caller's error
+                log.warning("relay_bridge_shutdown_failed", exc_info=True)
+        loop.stop()

@@ -64,5 +64,5 @@ def migrate(db: Database) -> list[int]:
                 (version, now()),
             )
         applied.append(version)
-        log.info("schema_migrated", extra={"version": version, "name": module.__name__})
+        log.info("schema_migrated", extra={"version": version, "migration": module.__name__.rsplit(".", 1)[-1]})
     return applied

@@ -1,0 +1,254 @@
+"""Shared fixtures: real Redis, real in-process relays, real keys, SQLite files and PostgreSQL.
+
+Infrastructure that is missing is skipped on a laptop and fails under CI (CI=true). Redis is
+the one at 127.0.0.1:6379, or one started here when none answers and redis-server exists.
+Each test session uses its own Redis namespace, so parallel runs never see each other's jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+PG_URL = os.environ.get("SERBERO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_redis() -> tuple[str | None, subprocess.Popen[bytes] | None]:
+    """The URL of a Redis to test against, starting a private one if needed."""
+    if _answers(REDIS_HOST, REDIS_PORT):
+        return f"redis://{REDIS_HOST}:{REDIS_PORT}/0", None
+    server = shutil.which("redis-server")
+    if server is None:
+        return None, None
+    port = _free_port()
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        if _answers("127.0.0.1", port):
+            return f"redis://127.0.0.1:{port}/0", proc
+        time.sleep(0.05)
+    proc.kill()
+    return None, None
+
+
+# The broker is chosen when `workers` is first imported, so the environment is set here, at
+# collection time, before any test module imports it.
+REDIS_URL, _REDIS_PROC = _start_redis()
+NAMESPACE = f"serbero-test-{uuid.uuid4().hex[:8]}"
+os.environ["SERBERO_REDIS_NAMESPACE"] = NAMESPACE
+if REDIS_URL:
+    os.environ["SERBERO_REDIS_URL"] = REDIS_URL
+else:
+    os.environ.pop("SERBERO_REDIS_URL", None)
+os.environ["dramatiq_worker_timeout"] = "50"
+
+
+def need(condition: bool, what: str) -> None:
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"{what} is required under CI but is not available")
+        pytest.skip(f"{what} not available")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(f"{NAMESPACE}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    if _REDIS_PROC is not None:
+        _REDIS_PROC.terminate()
+
+
+# ---------------------------------------------------------------- nostr: loop, relay, people
+
+
+@pytest.fixture(scope="session")
+def nostr_loop() -> Iterator[Any]:
+    """One background event loop for the test's relays and simulated peers."""
+    from serbero.nostr.loop import LoopThread
+
+    loop = LoopThread("test-nostr")
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def relay(nostr_loop: Any) -> Iterator[str]:
+    """A fresh in-process relay; its ws:// URL."""
+    from serbero.simulators.relay import start_relay
+
+    local, url = nostr_loop.run(start_relay(), 10)
+    yield url
+    local.shutdown()
+
+
+@pytest.fixture
+def mostro(nostr_loop: Any, relay: str) -> Iterator[Any]:
+    """A simulated Mostro node connected to the relay."""
+    from serbero.simulators.mostro_node import MostroNode
+
+    node = nostr_loop.run(MostroNode().connect([relay]), 10)
+    yield node
+    nostr_loop.run(node.shutdown(), 10)
+
+
+def _inbox(nostr_loop: Any, relay: str, name: str) -> Iterator[Any]:
+    from serbero.simulators.solver_inbox import SolverInbox
+
+    inbox = nostr_loop.run(SolverInbox(name=name).connect([relay]), 10)
+    yield inbox
+    nostr_loop.run(inbox.shutdown(), 10)
+
+
+@pytest.fixture
+def solver_ana(nostr_loop: Any, relay: str) -> Iterator[Any]:
+    """A read-write solver with a real key and an inbox that decrypts her DMs."""
+    yield from _inbox(nostr_loop, relay, "ana")
+
+
+@pytest.fixture
+def solver_bo(nostr_loop: Any, relay: str) -> Iterator[Any]:
+    """A read solver."""
+    yield from _inbox(nostr_loop, relay, "bo")
+
+
+# ---------------------------------------------------------------- configuration and storage
+
+
+@pytest.fixture
+def serbero_keys() -> Any:
+    from nostr_sdk import Keys
+
+    return Keys.generate()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, serbero_keys: Any) -> Callable[..., Any]:
+    """Settings for a test: `make_settings(relays=[url], mostro=pk, solvers=[inbox|str], …)`."""
+    from serbero import config
+
+    def make(*, relays: list[str] | None = None, mostro: str | None = None,
+             solvers: list[Any] = (), timeouts: dict[str, Any] | None = None,
+             db_url: str | None = None) -> Any:
+        from nostr_sdk import Keys
+
+        doc = {
+            "serbero": {"private_key": serbero_keys.secret_key().to_hex(),
+                        "db_path": str(tmp_path / "serbero.db")},
+            "mostro": {"pubkey": mostro or Keys.generate().public_key().to_hex()},
+            "relays": [{"url": u} for u in (relays or ["ws://127.0.0.1:9"])],
+            "solvers": [{"pubkey": s if isinstance(s, str) else s.pubkey,
+                         "permission": "write" if i == 0 else "read"}
+                        for i, s in enumerate(solvers)],
+            "timeouts": timeouts or {},
+        }
+        env = {"SERBERO_DB_URL": db_url} if db_url else {}
+        return config.from_mapping(doc, env).replace(
+            redis_url=REDIS_URL, redis_namespace=NAMESPACE)
+    return make
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Any]:
+    """A migrated SQLite file bound to the models (a file: `:memory:` is per-thread)."""
+    from serbero.config import sqlite_url
+    from serbero.db import migrate, open_database
+
+    database = open_database(sqlite_url(tmp_path / "serbero.db"))
+    migrate(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def pg_db() -> Iterator[Any]:
+    """A migrated PostgreSQL schema of its own, dropped afterwards."""
+    from serbero.db import migrate, open_database
+
+    need(_answers("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    admin = open_database(PG_URL, bind=False)
+    admin.execute_sql(f"CREATE SCHEMA {schema}")
+    database = open_database(url)
+    migrate(database)
+    database.pg_url = url
+    yield database
+    database.close()
+    admin.execute_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.close()
+
+
+# ---------------------------------------------------------------- broker and workers
+
+
+@pytest.fixture
+def redis_client() -> Any:
+    need(REDIS_URL is not None, "Redis")
+    import redis
+
+    return redis.Redis.from_url(REDIS_URL)
+
+
+@pytest.fixture
+def broker(redis_client: Any) -> Iterator[Any]:
+    """The project's Redis broker, emptied before and after the test."""
+    import workers
+
+    workers.broker.flush_all()
+    yield workers.broker
+    workers.broker.flush_all()
+
+
+@pytest.fixture
+def runtime(make_settings: Callable[..., Any], db: Any, relay: str, mostro: Any,
+            solver_ana: Any, solver_bo: Any) -> Iterator[Any]:
+    """Serbero's runtime on the test relay, with Ana and Bo as solvers, installed for actors."""
+    from serbero.runtime import Runtime
+    from workers.context import install
+
+    rt = Runtime.open(make_settings(relays=[relay], mostro=mostro.pubkey,
+                                    solvers=[solver_ana, solver_bo]))
+    install(rt)
+    yield rt
+    install(None)
+    rt.relay.close()
+
+
+@pytest.fixture
+def worker(broker: Any, runtime: Any) -> Iterator[Any]:
+    """An in-process dramatiq worker on the Redis broker."""
+    import dramatiq
+
+    w = dramatiq.Worker(broker, worker_threads=4, worker_timeout=50)
+    w.start()
+    yield w
+    w.stop()
