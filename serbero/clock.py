@@ -6,3 +6,8 @@ import time
 def now() -> int:
     """Unix seconds, as stored in every timestamp column."""
     return int(time.time())
+
+
+def now_ms() -> int:
+    """Unix milliseconds, for latency figures only; state decisions use `now()`."""
+    return int(time.time() * 1000)

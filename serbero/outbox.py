@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from serbero import metrics
+from serbero import clock, metrics
 from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import Outbox
@@ -89,7 +89,7 @@ def publish(row_id: int, *, relay: Publisher, settings: Settings, now: int) -> s
     except PublishError as exc:
         return _record_failure(row, kind, exc, now)
     with database.atomic():
-        if _settle(row, SENT, sent_at=now, attempts=Outbox.attempts + 1,
+        if _settle(row, SENT, sent_at=now, sent_at_ms=clock.now_ms(), attempts=Outbox.attempts + 1,
                    relays=json.dumps(list(outcome.accepted))):
             kind.on_sent(row, now, settings)
             metrics.OUTBOX_PUBLISHED.labels(kind=row.kind, status=SENT).inc()

@@ -36,6 +36,7 @@ class Dispute(BaseModel):
     event_timestamp = BigIntegerField()
     opened_at = BigIntegerField(null=True)
     detected_at = BigIntegerField()
+    detected_at_ms = BigIntegerField(null=True)
     lifecycle_state = TextField(default="new")
     assigned_solver = TextField(null=True)
     last_notified_at = BigIntegerField(null=True)
@@ -71,6 +72,8 @@ class Outbox(BaseModel):
     created_at = BigIntegerField()
     next_attempt_at = BigIntegerField()
     sent_at = BigIntegerField(null=True)
+    created_at_ms = BigIntegerField(null=True)
+    sent_at_ms = BigIntegerField(null=True)
     relays = TextField(null=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from nostr_sdk import Keys
 
-from serbero import metrics
+from serbero import clock, metrics
 from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import Dispute, ProcessedInput, Transition, audit
@@ -88,6 +88,7 @@ def _insert_if_new(event: DisputeEvent, now: int) -> bool:
         dispute_id=event.dispute_id, event_id=event.event_id, mostro_pubkey=event.author,
         initiator_role=event.initiator or "unknown", dispute_status=event.status,
         event_timestamp=event.created_at, opened_at=event.opened_at, detected_at=now,
+        detected_at_ms=clock.now_ms(),
         lifecycle_state=lifecycle.NEW, status_event_id=event.event_id,
         status_event_at=event.created_at, status_stage=event.stage,
         next_notify_at=now + INITIAL_RETRY_BASE_S if event.status == "initiated" else None,

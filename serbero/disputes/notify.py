@@ -11,6 +11,7 @@ import logging
 
 from nostr_sdk import Keys
 
+from serbero import clock
 from serbero.config import Settings, SolverEntry
 from serbero.db.models import Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
@@ -71,7 +72,8 @@ def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ..
         wrap = solver_dm(signer, hex_pubkey, text, dispute_id=dispute.dispute_id)
         row = Outbox.create(kind=KIND, dispute=dispute.dispute_id, recipient=hex_pubkey,
                             event_id=wrap.id().to_hex(), event_json=wrap.as_json(),
-                            created_at=now, next_attempt_at=now + FIRST_RETRY_AFTER_S)
+                            created_at=now, created_at_ms=clock.now_ms(),
+                            next_attempt_at=now + FIRST_RETRY_AFTER_S)
         Notification.create(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
                             status="pending", notif_type=notif_type, outbox=row.id,
                             created_at=now)

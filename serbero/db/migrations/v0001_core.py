@@ -15,6 +15,7 @@ STATEMENTS = [
         event_timestamp   BIGINT NOT NULL,
         opened_at         BIGINT,             -- published_at (or older created_at) tag
         detected_at       BIGINT NOT NULL,
+        detected_at_ms    BIGINT,             -- for latency figures
         lifecycle_state   TEXT NOT NULL DEFAULT 'new',
         assigned_solver   TEXT,
         last_notified_at  BIGINT,
@@ -45,6 +46,8 @@ STATEMENTS = [
         created_at      BIGINT NOT NULL,
         next_attempt_at BIGINT NOT NULL,
         sent_at         BIGINT,
+        created_at_ms   BIGINT,
+        sent_at_ms      BIGINT,
         relays          TEXT
     )
     """,
