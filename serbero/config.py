@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from serbero import logs
 from serbero.errors import ConfigError
 from serbero.nostr.keys import parse_public_key, parse_secret_key
 
@@ -269,7 +270,7 @@ def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
         expected = type(f.default)
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
+            ok = True
         if not ok:
             problems.append(
                 f"{where}.{key}: expected {expected.__name__}, got {type(value).__name__} "
@@ -281,7 +282,7 @@ def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
         if message:
             problems.append(f"{where}.{key}: {message}.")
             continue
-        values[key] = value
+        values[key] = float(value) if expected is float else value
     return cls(**values)
 
 
@@ -307,7 +308,15 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
     """Read the file and the environment; raise ConfigError listing every problem found."""
     env = os.environ if environ is None else environ
     path = path or config_path(env)
-    return from_mapping(_parse_toml(path), env, path=path)
+    doc = _parse_toml(path)
+    settings = from_mapping(doc, env, path=path)
+    secret_in_file = isinstance(doc.get("serbero"), dict) and doc["serbero"].get("private_key")
+    if secret_in_file and os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        settings = settings.replace(warnings=(
+            *settings.warnings,
+            f"{path} holds [serbero].private_key and is readable by other users; run "
+            f"`chmod 600 {path}` or move the key to SERBERO_PRIVATE_KEY_FILE."))
+    return settings
 
 
 def from_mapping(
@@ -317,89 +326,23 @@ def from_mapping(
     env = os.environ if environ is None else environ
     problems: list[str] = []
     warnings: list[str] = []
-
-    for name in doc:
-        if name not in TABLES and name not in ARRAYS:
-            known = ", ".join(f"[{n}]" for n in TABLES) + ", " + ", ".join(f"[[{n}]]" for n in ARRAYS)
-            problems.append(f"config: unknown section `[{name}]` (known sections: {known}).")
-    sections = {name: _build(cls, doc.get(name, {}), f"[{name}]", problems)
-                for name, cls in TABLES.items()}
-    arrays: dict[str, list[Any]] = {}
-    for name, cls in ARRAYS.items():
-        raw = doc.get(name, [])
-        if not isinstance(raw, list):
-            problems.append(f"[[{name}]]: must be an array of tables, e.g. [[{name}]].")
-            raw = []
-        arrays[name] = [_build(cls, item, f"[[{name}]] #{i + 1}", problems)
-                        for i, item in enumerate(raw)]
-
+    sections, arrays = _sections(doc, problems)
     serbero: SerberoSection = sections["serbero"]
-    secret = _read_secret_env(env, "SERBERO_PRIVATE_KEY", problems) or serbero.private_key
-    serbero_pubkey = ""
-    if not secret:
-        problems.append(
-            "[serbero].private_key: missing. Set it in the file or in SERBERO_PRIVATE_KEY "
-            "(`serbero keys generate` makes one)."
-        )
-    else:
-        try:
-            secret, serbero_pubkey = parse_secret_key(secret)
-        except ValueError:
-            problems.append(
-                "[serbero].private_key: not a valid secret key; use 64 hex characters or nsec1…."
-            )
-
-    mostro_pubkey = ""
-    mostro: MostroSection = sections["mostro"]
-    if not mostro.pubkey:
-        problems.append("[mostro].pubkey: missing; set it to your Mostro node's pubkey (hex or npub1…).")
-    else:
-        try:
-            mostro_pubkey = parse_public_key(mostro.pubkey)
-        except ValueError:
-            problems.append(
-                f"[mostro].pubkey: `{mostro.pubkey}` is not a valid public key; "
-                "use 64 hex characters or npub1…."
-            )
-
-    relays = tuple(r.url.strip() for r in arrays["relays"])
-    if not relays:
-        problems.append(
-            'relays: none configured, so no dispute can be seen. Add [[relays]] url = "wss://…".'
-        )
-    for i, url in enumerate(relays):
-        if not url.startswith(("ws://", "wss://")):
-            problems.append(f"[[relays]] #{i + 1}.url: `{url}` must start with wss:// or ws://.")
-
-    solvers: tuple[SolverEntry, ...] = tuple(arrays["solvers"])
-    for i, solver in enumerate(solvers):
-        if solver.permission not in PERMISSIONS:
-            problems.append(
-                f"[[solvers]] #{i + 1}.permission: `{solver.permission}` is not allowed; "
-                'use "read" or "write" (lowercase).'
-            )
-        if solver.hex_pubkey is None:
-            warnings.append(
-                f"[[solvers]] #{i + 1}.pubkey: `{solver.pubkey}` does not parse; every "
-                "notification to this solver will be recorded as failed (invalid pubkey)."
-            )
-
+    secret, serbero_pubkey = _identity(serbero, env, problems)
+    mostro_pubkey = _mostro_pubkey(sections["mostro"], problems)
+    relays = _relays(arrays["relays"], problems)
+    solvers = _solvers(arrays["solvers"], problems, warnings)
     reasoning: ReasoningSection = sections["reasoning"]
     key_env = reasoning.api_key_env.strip()
     api_key = _env(env, key_env) if key_env else None
     sections["reasoning"] = dataclasses.replace(
-        reasoning, api_key=Secret(api_key) if api_key else None
-    )
-
-    db_url = _env(env, "SERBERO_DB_URL")
-    if db_url is None:
-        db_path = _env(env, "SERBERO_DB_PATH") or serbero.db_path
-        db_url = sqlite_url(db_path)
-    elif not db_url.startswith(("sqlite:", "postgres://", "postgresql://", "postgresql+pool://")):
-        problems.append(
-            f"SERBERO_DB_URL: unsupported scheme in `{redact_url(db_url)}`; "
-            "use sqlite:////abs/path.db or postgresql://user@host/db."
-        )
+        reasoning, api_key=Secret(api_key) if api_key else None)
+    db_url = _database_url(serbero, env, problems)
+    level = log_level(env) or serbero.log_level
+    try:
+        logs.parse_level_spec(level)
+    except ValueError as exc:
+        problems.append(f"[serbero].log_level / SERBERO_LOG: {exc}.")
 
     if problems:
         raise ConfigError(problems)
@@ -418,10 +361,96 @@ def from_mapping(
         db_url=db_url,
         redis_url=redis_url(env),
         redis_namespace=redis_namespace(env),
-        log_level=log_level(env) or serbero.log_level,
+        log_level=level,
         config_path=path,
         warnings=tuple(warnings),
     )
+
+
+def _sections(doc: Mapping[str, Any],
+              problems: list[str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    for name in doc:
+        if name not in TABLES and name not in ARRAYS:
+            known = ", ".join([*(f"[{n}]" for n in TABLES), *(f"[[{n}]]" for n in ARRAYS)])
+            problems.append(f"config: unknown section `[{name}]` (known sections: {known}).")
+    sections = {name: _build(cls, doc.get(name, {}), f"[{name}]", problems)
+                for name, cls in TABLES.items()}
+    arrays: dict[str, list[Any]] = {}
+    for name, cls in ARRAYS.items():
+        raw = doc.get(name, [])
+        if not isinstance(raw, list):
+            problems.append(f"[[{name}]]: must be an array of tables, e.g. [[{name}]].")
+            raw = []
+        arrays[name] = [_build(cls, item, f"[[{name}]] #{i + 1}", problems)
+                        for i, item in enumerate(raw)]
+    return sections, arrays
+
+
+def _identity(serbero: SerberoSection, env: Mapping[str, str],
+              problems: list[str]) -> tuple[str, str]:
+    """Serbero's secret (hex) and public key; the secret never appears in a message."""
+    reported = len(problems)
+    secret = _read_secret_env(env, "SERBERO_PRIVATE_KEY", problems) or serbero.private_key
+    if not secret:
+        if len(problems) > reported:
+            return "", ""  # the key file's own problem says it all
+        problems.append("[serbero].private_key: missing. Set it in the file or in "
+                        "SERBERO_PRIVATE_KEY (`serbero keys generate` makes one).")
+        return "", ""
+    try:
+        return parse_secret_key(secret)
+    except ValueError:
+        problems.append(
+            "[serbero].private_key: not a valid secret key; use 64 hex characters or nsec1….")
+        return "", ""
+
+
+def _mostro_pubkey(mostro: MostroSection, problems: list[str]) -> str:
+    if not mostro.pubkey:
+        problems.append(
+            "[mostro].pubkey: missing; set it to your Mostro node's pubkey (hex or npub1…).")
+        return ""
+    try:
+        return parse_public_key(mostro.pubkey)
+    except ValueError:
+        problems.append(f"[mostro].pubkey: `{mostro.pubkey}` is not a valid public key; "
+                        "use 64 hex characters or npub1….")
+        return ""
+
+
+def _relays(entries: list[RelayEntry], problems: list[str]) -> tuple[str, ...]:
+    relays = tuple(r.url.strip() for r in entries)
+    if not relays:
+        problems.append(
+            'relays: none configured, so no dispute can be seen. Add [[relays]] url = "wss://…".')
+    for i, url in enumerate(relays):
+        if not url.startswith(("ws://", "wss://")):
+            problems.append(f"[[relays]] #{i + 1}.url: `{url}` must start with wss:// or ws://.")
+    return relays
+
+
+def _solvers(entries: list[SolverEntry], problems: list[str],
+             warnings: list[str]) -> tuple[SolverEntry, ...]:
+    for i, solver in enumerate(entries):
+        if solver.permission not in PERMISSIONS:
+            problems.append(f"[[solvers]] #{i + 1}.permission: `{solver.permission}` is not "
+                            'allowed; use "read" or "write" (lowercase).')
+        if solver.hex_pubkey is None:
+            warnings.append(
+                f"[[solvers]] #{i + 1}.pubkey: `{solver.pubkey}` does not parse; every "
+                "notification to this solver will be recorded as failed (invalid pubkey).")
+    return tuple(entries)
+
+
+def _database_url(serbero: SerberoSection, env: Mapping[str, str], problems: list[str]) -> str:
+    """SERBERO_DB_URL, else an SQLite file from SERBERO_DB_PATH or `[serbero].db_path`."""
+    db_url = _env(env, "SERBERO_DB_URL")
+    if db_url is None:
+        return sqlite_url(_env(env, "SERBERO_DB_PATH") or serbero.db_path)
+    if not db_url.startswith(("sqlite:", "postgres://", "postgresql://", "postgresql+pool://")):
+        problems.append(f"SERBERO_DB_URL: unsupported scheme in `{redact_url(db_url)}`; "
+                        "use sqlite:////abs/path.db or postgresql://user@host/db.")
+    return db_url
 
 
 def sqlite_url(db_path: str | Path) -> str:
