@@ -229,18 +229,68 @@ def broker(redis_client: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def runtime(make_settings: Callable[..., Any], db: Any, relay: str, mostro: Any,
-            solver_ana: Any, solver_bo: Any) -> Iterator[Any]:
-    """Serbero's runtime on the test relay, with Ana and Bo as solvers, installed for actors."""
+def make_runtime(make_settings: Callable[..., Any], db: Any, relay: str,
+                 mostro: Any) -> Iterator[Callable[..., Any]]:
+    """`make_runtime(solvers=[...], timeouts={...})`: Serbero's runtime on the test relay,
+    installed for actors; closed at the end of the test."""
     from serbero.runtime import Runtime
     from workers.context import install
 
-    rt = Runtime.open(make_settings(relays=[relay], mostro=mostro.pubkey,
-                                    solvers=[solver_ana, solver_bo]))
-    install(rt)
-    yield rt
+    opened = []
+
+    def make(*, solvers: list[Any], timeouts: dict[str, Any] | None = None,
+             relays: list[str] | None = None) -> Any:
+        rt = Runtime.open(make_settings(relays=relays or [relay], mostro=mostro.pubkey,
+                                        solvers=solvers, timeouts=timeouts))
+        install(rt)
+        opened.append(rt)
+        return rt
+    yield make
     install(None)
-    rt.relay.close()
+    for rt in opened:
+        rt.relay.close()
+
+
+@pytest.fixture
+def runtime(make_runtime: Callable[..., Any], solver_ana: Any, solver_bo: Any) -> Any:
+    """Serbero's runtime with Ana (write) and Bo (read) as solvers."""
+    return make_runtime(solvers=[solver_ana, solver_bo])
+
+
+class Driver:
+    """Runs the daemon's steps in the test's thread, as a worker would, without a broker."""
+
+    def __init__(self, rt: Any) -> None:
+        self.rt = rt
+
+    def ingest(self, event: Any, now: int | None = None) -> Any:
+        from serbero import clock
+        from serbero.disputes import ingest
+
+        raw = event if isinstance(event, str) else event.as_json()
+        now = clock.now() if now is None else now
+        result = ingest.ingest(raw, settings=self.rt.settings, signer=self.rt.signer, now=now)
+        self.publish(result.outbox_ids, now)
+        return result
+
+    def publish(self, outbox_ids: list[int], now: int | None = None) -> list[str]:
+        from serbero import clock, outbox
+
+        now = clock.now() if now is None else now
+        return [outbox.publish(i, relay=self.rt.relay, settings=self.rt.settings, now=now)
+                for i in outbox_ids]
+
+    def tick(self, name: str, now: int) -> list[int]:
+        from serbero import ticks
+
+        ids = ticks.run(name, self.rt, now)
+        self.publish(ids, now)
+        return ids
+
+
+@pytest.fixture
+def driver(runtime: Any) -> Driver:
+    return Driver(runtime)
 
 
 @pytest.fixture
