@@ -48,7 +48,8 @@ class DashboardApp(App):
         self.make_uri = make_uri = make_uri_maker(prefix)
 
         self.templates = jinja2.Environment(
-            loader=jinja2.PackageLoader("dramatiq_dashboard", "templates"),
+            # Serbero: vendored under another package name, so load templates from this package.
+            loader=jinja2.PackageLoader(__package__, "templates"),
             autoescape=jinja2.select_autoescape(["html"]),
             auto_reload=False,
         )

@@ -5,7 +5,9 @@ from threading import local
 from .http import HTTP_403, make_response
 
 _CSRF_COOKIE = "__dd_csrf"
-_CSRF_COOKIE_RE = re.compile(f"{_CSRF_COOKIE}=([^;]+)")
+# Serbero: only a token of the shape generate_csrf_token makes is taken from the cookie; the
+# token is written into pages unescaped, so any other value would let a planted cookie inject HTML.
+_CSRF_COOKIE_RE = re.compile(f"(?:^|;)\\s*{_CSRF_COOKIE}=([0-9a-f]{{64}})\\s*(?:;|$)")
 _CSRF_STATE = local()
 
 
@@ -39,6 +41,8 @@ def csrf_protect(fn):
                 return HTTP_403, "Forbidden"
 
         response = make_response(fn(self, request, *args, **kwargs))
-        response.headers.append(("set-cookie", f"{_CSRF_COOKIE}={token}; HttpOnly; Path=/"))
+        # Serbero: SameSite=Strict, so no other site can make a browser send the cookie.
+        response.headers.append(
+            ("set-cookie", f"{_CSRF_COOKIE}={token}; HttpOnly; Path=/; SameSite=Strict"))
         return response
     return wrapper

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timezone
 
 
 def isoformat(dt):
@@ -25,7 +25,9 @@ def short(n):
 
 
 def timeago(dt):
-    delta = round((datetime.utcnow() - dt).total_seconds() * 1000)
+    # Serbero: datetime.utcnow is deprecated (Python 3.12); same naive UTC value.
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    delta = round((now - dt).total_seconds() * 1000)
     levels = [
         ("us", 1),
         ("ms", 1000),

@@ -50,7 +50,8 @@ class Request:
     @property
     def post_data(self):
         if self._post_data is None:
-            parsed_data = parse_qsl(self.body.read(int(self.headers.get("content-length"))))
+            # Serbero: a POST without a body (empty CONTENT_LENGTH) is an empty form, not a crash.
+            parsed_data = parse_qsl(self.body.read(int(self.headers.get("content-length") or 0)))
             self._post_data = {
                 name.decode("utf-8"): value.decode("utf-8") for name, value in parsed_data
             }

@@ -1,6 +1,6 @@
 import glob
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from operator import attrgetter
 from os import path
 
@@ -35,8 +35,8 @@ class Job:
         return cls(
             message_id=message.options.get("redis_message_id", message.message_id),
             message=message,
-            eta=datetime.utcfromtimestamp(message.options.get("eta", message.message_timestamp) / 1000),
-            timestamp=datetime.utcfromtimestamp(message.message_timestamp / 1000),
+            eta=_utc(message.options.get("eta", message.message_timestamp) / 1000),
+            timestamp=_utc(message.message_timestamp / 1000),
             retries=message.options.get("retries", 0),
         )
 
@@ -48,6 +48,11 @@ class Job:
 
     def __getattr__(self, name):
         return getattr(self.message, name)
+
+
+def _utc(timestamp):
+    # Serbero: datetime.utcfromtimestamp is deprecated (Python 3.12); same naive UTC value.
+    return datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
 
 
 class RedisInterface:
@@ -77,7 +82,7 @@ class RedisInterface:
         for name, timestamp, jobs_in_flight in self.do_get_workers():
             workers.append(Worker(
                 name=name.decode("utf-8"),
-                last_seen=datetime.utcfromtimestamp(int(timestamp.decode("utf-8")) / 1000),
+                last_seen=_utc(int(timestamp.decode("utf-8")) / 1000),
                 jobs_in_flight=jobs_in_flight,
             ))
 
