@@ -232,6 +232,34 @@ def log_level(environ: Mapping[str, str] | None = None) -> str | None:
     return _env(os.environ if environ is None else environ, "SERBERO_LOG")
 
 
+#: Shortest operator token accepted: the dashboard can requeue and delete jobs.
+MIN_OPERATOR_TOKEN_CHARS = 16
+
+
+def dashboard_token(environ: Mapping[str, str] | None = None) -> Secret | None:
+    """SERBERO_DASHBOARD_TOKEN (or SERBERO_DASHBOARD_TOKEN_FILE): the bearer token, or basic-auth
+    password, of `serbero dashboard`; None when unset. Raises ConfigError when unusable."""
+    return _operator_token(os.environ if environ is None else environ, "SERBERO_DASHBOARD_TOKEN")
+
+
+def metrics_token(environ: Mapping[str, str] | None = None) -> Secret | None:
+    """SERBERO_METRICS_TOKEN (or SERBERO_METRICS_TOKEN_FILE): the token `serbero metrics`
+    requires when set; None when unset. Raises ConfigError when unusable."""
+    return _operator_token(os.environ if environ is None else environ, "SERBERO_METRICS_TOKEN")
+
+
+def _operator_token(environ: Mapping[str, str], name: str) -> Secret | None:
+    problems: list[str] = []
+    value = _read_secret_env(environ, name, problems)
+    if value is not None and len(value) < MIN_OPERATOR_TOKEN_CHARS:
+        problems.append(
+            f"{name}: too short; use at least {MIN_OPERATOR_TOKEN_CHARS} characters, e.g. the "
+            "output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.")
+    if problems:
+        raise ConfigError(problems)
+    return Secret(value) if value else None
+
+
 def _read_secret_env(environ: Mapping[str, str], name: str, problems: list[str]) -> str | None:
     """`NAME`, or the contents of the file named by `NAME_FILE`, which must be mode 0600."""
     direct = _env(environ, name)
