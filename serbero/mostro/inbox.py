@@ -1,0 +1,38 @@
+"""The one entry point for events the listener hands over from the Mostro node: its info event
+(kind 38385, recorded) and the replies addressed to Serbero (kind 14 / 1059, matched to take
+requests). Returns what happened as a short string; bad input is logged, never raised."""
+
+from __future__ import annotations
+
+import logging
+
+from nostr_sdk import Keys
+
+from serbero import metrics
+from serbero.errors import EventRejected
+from serbero.mostro import info, take_replies
+from serbero.mostro.messages import loads
+from serbero.mostro.transport import MAX_EVENT_CHARS, V1_KIND, V2_KIND
+
+log = logging.getLogger(__name__)
+
+
+def ingest(raw: str, *, signer: Keys, mostro_pubkey: str, now: int) -> str:
+    """Apply one raw event from the node's subscriptions."""
+    try:
+        value = loads(raw, max_chars=MAX_EVENT_CHARS)
+        kind = value.get("kind") if isinstance(value, dict) else None
+        if kind == info.INFO_KIND:
+            node_info = info.parse_info_event(raw, node_pubkey=mostro_pubkey)
+            recorded = info.record(node_info, serbero_pubkey=signer.public_key().to_hex(),
+                                   now=now)
+            return "info_recorded" if recorded else "info_unchanged"
+        if kind in (V2_KIND, V1_KIND):
+            return take_replies.ingest_reply(raw, keys=signer, node_pubkey=mostro_pubkey,
+                                             now=now).outcome
+        raise EventRejected("wrong_kind", str(kind)[:16])
+    except EventRejected as rejected:
+        metrics.EVENTS_REJECTED.labels(reason=f"mostro_{rejected.reason}").inc()
+        log.warning("mostro_event_rejected", extra={"reason": rejected.reason,
+                                                    "detail": rejected.detail[:120]})
+        return f"rejected:{rejected.reason}"

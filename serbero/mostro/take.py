@@ -1,0 +1,148 @@
+"""Sending `admin-take-dispute`: the pending request (with its random `request_id`) and the
+signed event are written in one transaction, the event goes out through the outbox, and the
+reply is matched later, in any worker (`take_replies`), or the request times out
+(`take_timeouts`).
+
+Also the outbox hooks of the `mostro_take` kind: mostrod silently drops a request whose inner
+timestamp is more than 10 s old, so a request that could not be published promptly is not
+retried; it is recorded as unsent and a new take must be asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from nostr_sdk import Keys
+
+from serbero import clock
+from serbero.config import Settings
+from serbero.db.connection import database
+from serbero.db.models import Dispute, Outbox, audit
+from serbero.mostro import signing, transport
+from serbero.mostro.info import NodeProfile
+from serbero.mostro.messages import take_dispute_request
+from serbero.mostro.models import TakeRequest
+from serbero.nostr.keys import short
+
+log = logging.getLogger(__name__)
+
+KIND = "mostro_take"
+PENDING, TAKEN, REFUSED = "pending", "taken", "refused"
+TIMED_OUT, UNSENT, POSSIBLE_SILENT_TAKE = "timed_out", "unsent", "possible_silent_take"
+#: A reply may still arrive after these; it then records the take that did happen.
+ANSWERABLE = (PENDING, TIMED_OUT, UNSENT, POSSIBLE_SILENT_TAKE)
+#: How long to wait for `admin-took-dispute` or `cant-do` when nothing is configured.
+DEFAULT_TIMEOUT_S = 30
+#: mostrod drops a request whose inner `created_at` is older than this (app.rs freshness).
+NODE_FRESHNESS_S = 10
+#: Relays may delete the request after this; it is worthless seconds after it was sent anyway.
+REQUEST_EXPIRATION_S = 3600
+#: Before the outbox tick re-sends a fresh row whose publish job may have been lost.
+FIRST_RETRY_AFTER_S = 2
+#: `request_id` stays below 2^53 so that every JSON reader (mobile is Dart/JS) keeps it exact.
+REQUEST_ID_LIMIT = 2**53 - 1
+
+
+@dataclass(frozen=True)
+class TakeStart:
+    """`outcome` is `sent`, or why no request was sent; publish `outbox_ids` after commit."""
+
+    outcome: str
+    request_id: int | None = None
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+def _refused(dispute_id: str, reason: str, now: int) -> TakeStart:
+    audit("take_not_attempted", dispute_id=dispute_id, at=now, reason=reason)
+    log.warning("take_not_attempted", extra={"dispute_id": dispute_id, "reason": reason})
+    return TakeStart(reason)
+
+
+def begin(dispute_id: str, *, signer: Keys, node_pubkey: str, profile: NodeProfile,
+          now: int, timeout_s: int = DEFAULT_TIMEOUT_S) -> TakeStart:
+    """Ask Mostro to assign `dispute_id` to Serbero. Refuses when the node trusts another
+    Serbero key, when the dispute is unknown or no longer `initiated` (a read solver can take
+    nothing else), or when a request for it is already pending."""
+    if not profile.can_take:
+        return _refused(dispute_id, profile.refusal or "refused", now)
+    status = Dispute.select(Dispute.dispute_status).where(
+        Dispute.dispute_id == dispute_id).scalar()
+    if status is None:
+        return _refused(dispute_id, "unknown_dispute", now)
+    if status != "initiated":
+        return _refused(dispute_id, "not_takeable", now)
+    request_id = secrets.randbelow(REQUEST_ID_LIMIT) + 1
+    version = 2 if profile.transport == signing.V2 else 1
+    message = take_dispute_request(dispute_id, request_id=request_id, version=version)
+    content = signing.encode(message, transport=profile.transport)
+    # Mined before the transaction: proof of work may take seconds, a write lock must not.
+    event = transport.wrap(content, transport=profile.transport, sender=signer,
+                           recipient=node_pubkey, now=now, pow_bits=profile.pow_bits,
+                           expiration=now + REQUEST_EXPIRATION_S)
+    event_id = event.id().to_hex()
+    with database.atomic():
+        inserted = (TakeRequest.insert(
+            request_id=request_id, dispute_id=dispute_id, status=PENDING,
+            transport=profile.transport, pow_bits=profile.pow_bits, event_id=event_id,
+            created_at=now, deadline_at=now + timeout_s,
+        ).on_conflict_ignore().as_rowcount().execute()) == 1
+        if not inserted:
+            log.info("take_already_pending", extra={"dispute_id": dispute_id})
+            return TakeStart("already_pending")
+        row = Outbox.create(kind=KIND, dispute=dispute_id, recipient=node_pubkey,
+                            event_id=event_id, event_json=event.as_json(), created_at=now,
+                            next_attempt_at=now + FIRST_RETRY_AFTER_S)
+        TakeRequest.update(outbox_id=row.id).where(TakeRequest.request_id == request_id).execute()
+        audit("take_requested", dispute_id=dispute_id, at=now, request_id=request_id,
+              transport=profile.transport, pow_bits=profile.pow_bits, event_id=event_id)
+    log.info("take_requested", extra={"dispute_id": dispute_id, "request_id": request_id,
+                                      "transport": profile.transport, "node": short(node_pubkey)})
+    return TakeStart("sent", request_id, [row.id])
+
+
+def latest(dispute_id: str) -> TakeRequest | None:
+    """The newest take request for a dispute."""
+    return (TakeRequest.select().where(TakeRequest.dispute_id == dispute_id)
+            .order_by(TakeRequest.id.desc()).first())
+
+
+def _request_of(row: Outbox) -> TakeRequest | None:
+    return TakeRequest.get_or_none(TakeRequest.outbox_id == row.id)
+
+
+def still_wanted(row: Outbox) -> str | None:
+    """None to publish; otherwise why this request is worthless now."""
+    request = _request_of(row)
+    if request is not None and request.status != PENDING:
+        return f"take is {request.status}"
+    if clock.now() - row.created_at > NODE_FRESHNESS_S:
+        return f"stale: mostrod ignores requests older than {NODE_FRESHNESS_S}s"
+    return None
+
+
+def on_sent(row: Outbox, now: int, settings: Settings) -> None:
+    (TakeRequest.update(sent_at=now)
+     .where((TakeRequest.outbox_id == row.id) & TakeRequest.sent_at.is_null()).execute())
+
+
+def _unsent(row: Outbox, reason: str, now: int) -> None:
+    request = _request_of(row)
+    if request is None:
+        return
+    moved = (TakeRequest.update(status=UNSENT, reason=reason[:200], resolved_at=now)
+             .where((TakeRequest.id == request.id) & (TakeRequest.status == PENDING)).execute())
+    if moved:
+        audit("take_unsent", dispute_id=request.dispute_id, at=now,
+              request_id=request.request_id, reason=reason[:200])
+        log.warning("take_unsent", extra={"dispute_id": request.dispute_id,
+                                          "request_id": request.request_id})
+
+
+def on_failed(row: Outbox, error: str, now: int) -> None:
+    _unsent(row, error, now)
+
+
+def on_cancelled(row: Outbox, reason: str, now: int) -> None:
+    _unsent(row, reason, now)
