@@ -19,6 +19,7 @@ from serbero.db.connection import database
 from serbero.db.models import Outbox
 from serbero.disputes import notify
 from serbero.errors import PublishError
+from serbero.mostro import take as mostro_take
 from serbero.nostr.relays import PublishOutcome
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class OutboxKind:
 KINDS: dict[str, OutboxKind] = {
     notify.KIND: OutboxKind(notify.still_wanted, notify.on_sent, notify.on_failed,
                             notify.on_cancelled),
+    mostro_take.KIND: OutboxKind(mostro_take.still_wanted, mostro_take.on_sent,
+                                 mostro_take.on_failed, mostro_take.on_cancelled),
 }
 
 
