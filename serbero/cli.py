@@ -61,7 +61,7 @@ def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def open_db(settings: config.Settings) -> None:
-    from serbero.db import migrate, open_database  # noqa: PLC0415 - keep `--help` fast
+    from serbero.db import migrate, open_database
 
     migrate(open_database(settings.db_url))
 
@@ -110,7 +110,8 @@ def migrate(config_path: Path | None) -> None:
     Example:
         SERBERO_DB_URL=postgresql://serbero@db/serbero serbero migrate
     """
-    from serbero.db import migrate as apply, open_database  # noqa: PLC0415
+    from serbero.db import migrate as apply
+    from serbero.db import open_database
 
     settings = load_settings(config_path)
     applied = apply(open_database(settings.db_url))
@@ -118,7 +119,7 @@ def migrate(config_path: Path | None) -> None:
 
 
 def _run_async(main: Callable[[asyncio.Event], Any]) -> None:
-    from serbero.listener import stop_on_signals  # noqa: PLC0415
+    from serbero.listener import stop_on_signals
 
     async def runner() -> None:
         stop = asyncio.Event()
@@ -150,8 +151,8 @@ def listen(config_path: Path | None) -> None:
     _require_redis(settings, "listen")
     logs.setup(settings.log_level)
     open_db(settings)
-    from serbero.listener import serve  # noqa: PLC0415
-    from workers.embedded import build_listener  # noqa: PLC0415
+    from serbero.listener import serve
+    from workers.embedded import build_listener
 
     listener, ticker = build_listener(settings)
     _run_async(lambda stop: serve(listener, stop, ticker=ticker))
@@ -177,7 +178,7 @@ def worker(config_path: Path | None, processes: int, threads: int, queues: tuple
             "--worker-shutdown-timeout", "30000", "--skip-logging"]
     if queues:
         argv += ["-Q", *queues]
-    os.execv(sys.executable, argv)
+    os.execv(sys.executable, argv)  # noqa: S606 - become the dramatiq supervisor
 
 
 @cli.command()
@@ -192,7 +193,7 @@ def run(config_path: Path | None, threads: int) -> None:
     Example:
         serbero run -c config.toml
     """
-    from workers.embedded import run_all_in_one  # noqa: PLC0415
+    from workers.embedded import run_all_in_one
 
     settings = load_settings(config_path)
     logs.setup(settings.log_level)
@@ -211,11 +212,11 @@ def demo(count: int, solvers: int) -> None:
     Example:
         serbero demo --disputes 3
     """
-    from serbero.demo import run_demo  # noqa: PLC0415
-    from workers.embedded import run_all_in_one  # noqa: PLC0415
+    from serbero.demo import run_demo
+    from workers.embedded import run_all_in_one
 
     if not 1 <= count <= 50 or not 1 <= solvers <= 10:
-        raise click.UsageError("use 1–50 disputes and 1–10 solvers")
+        raise click.UsageError("use 1 to 50 disputes and 1 to 10 solvers")
     sys.exit(asyncio.run(run_demo(run_all_in_one, disputes=count, solver_count=solvers,
                                   echo=click.echo)))
 
@@ -233,7 +234,7 @@ def keys_generate() -> None:
     Example:
         serbero keys generate
     """
-    from nostr_sdk import Keys  # noqa: PLC0415
+    from nostr_sdk import Keys
 
     k = Keys.generate()
     click.echo(f"secret (keep it secret): {k.secret_key().to_bech32()}")
@@ -251,7 +252,7 @@ def keys_show(config_path: Path | None) -> None:
     Example:
         serbero keys show -c config.toml
     """
-    from nostr_sdk import PublicKey  # noqa: PLC0415
+    from nostr_sdk import PublicKey
 
     settings = load_settings(config_path)
     click.echo(f"public:     {PublicKey.parse(settings.serbero_pubkey).to_bech32()}")
@@ -280,8 +281,8 @@ def disputes_list(config_path: Path | None, state: str | None, limit: int) -> No
     Example:
         serbero disputes list --state notified
     """
-    from serbero.disputes.queries import list_disputes  # noqa: PLC0415
-    from serbero.nostr.keys import short  # noqa: PLC0415
+    from serbero.disputes.queries import list_disputes
+    from serbero.nostr.keys import short
 
     open_db(load_settings(config_path))
     rows = [("DISPUTE", "STATE", "MOSTRO STATUS", "INITIATOR", "ASSIGNED", "DETECTED (UTC)")]
@@ -306,7 +307,7 @@ def disputes_show(config_path: Path | None, dispute_id: str) -> None:
     Example:
         serbero disputes show 4a1c2b9e-0d7e-4b8a-9a51-2f3c7d2e9b10
     """
-    from serbero.disputes.queries import get_dispute, timeline  # noqa: PLC0415
+    from serbero.disputes.queries import get_dispute, timeline
 
     open_db(load_settings(config_path))
     d = get_dispute(dispute_id)

@@ -39,7 +39,7 @@ class LocalSeen:
 class RedisSeen:
     """Shared by every listener of a deployment: the first SET NX of an event id wins."""
 
-    def __init__(self, client, namespace: str) -> None:  # noqa: ANN001 - redis.Redis
+    def __init__(self, client, namespace: str) -> None:
         self.client = client
         self.prefix = f"{namespace}:seen:"
 

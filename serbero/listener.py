@@ -53,8 +53,8 @@ class Listener:
         self.last_event_at: float | None = None
 
     def dispute_filter(self, since: int) -> Filter:
-        return (Filter().kind(Kind(DISPUTE_KIND)).author(PublicKey.parse(self.settings.mostro_pubkey))
-                .since(Timestamp.from_secs(since)))
+        mostro = PublicKey.parse(self.settings.mostro_pubkey)
+        return Filter().kind(Kind(DISPUTE_KIND)).author(mostro).since(Timestamp.from_secs(since))
 
     async def start(self) -> None:
         saved = self.cursor.load()
@@ -62,14 +62,14 @@ class Listener:
         log.info("listener_starting", extra={"relays": len(self.settings.relays), "since": since,
                                              "resumed": saved is not None})
         self.client = await open_client(self.settings.relays)
-        stream = self.client.notifications()  # taken before subscribing, or the first events are lost
+        stream = self.client.notifications()  # taken before subscribing, or events are lost
         out = await self.client.subscribe(ReqTarget.auto([self.dispute_filter(since)]),
                                           id=SUBSCRIPTION_ID)
         log.info("subscribed to dispute events", extra={
             "kind": DISPUTE_KIND, "ok": len(out.success), "failed": len(out.failed)})
         self._consumer = asyncio.create_task(self._consume(stream))
 
-    async def _consume(self, stream) -> None:  # noqa: ANN001 - nostr_sdk notification stream
+    async def _consume(self, stream) -> None:
         while (notification := await stream.next()) is not None:
             if notification.is_new_event() and notification.subscription_id == SUBSCRIPTION_ID:
                 self.handle(notification.event.as_json())

@@ -31,7 +31,7 @@ class LocalClaims:
 class RedisClaims:
     """Claims shared through Redis: the first process to SET NX a bucket's key wins it."""
 
-    def __init__(self, client, namespace: str, owner: str) -> None:  # noqa: ANN001 - redis.Redis
+    def __init__(self, client, namespace: str, owner: str) -> None:
         self.client = client
         self.namespace = namespace
         self.owner = owner

@@ -1,11 +1,7 @@
 """dramatiq entry point: `dramatiq workers` (or `serbero worker`) imports this package, which
-configures the broker before any actor is declared, then declares the actors."""
+configures the broker and declares the actors on it."""
 
-from serbero import config, logs
+from workers import actors
 from workers.broker import broker
-
-logs.setup(config.log_level() or "info")
-
-from workers import actors  # noqa: E402 - actors bind to the broker configured above
 
 __all__ = ["actors", "broker"]

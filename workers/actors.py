@@ -1,4 +1,5 @@
 """The actors: each decodes its message, calls one `serbero` function and enqueues follow-ups.
+Each names its broker, so import order can never bind it to dramatiq's default one.
 
 Messages carry only raw event JSON (on `events`) or natural keys, never objects or secrets.
 """
@@ -9,13 +10,14 @@ import dramatiq
 
 from serbero import clock, outbox, ticks
 from serbero.disputes import ingest
+from workers.broker import broker
 from workers.context import runtime
 
 QUEUES = ("events", "notify", "ticks")
 
 
-@dramatiq.actor(queue_name="events", max_retries=8, min_backoff=500, max_backoff=60_000,
-                time_limit=60_000)
+@dramatiq.actor(broker=broker, queue_name="events", max_retries=8, min_backoff=500,
+                max_backoff=60_000, time_limit=60_000)
 def ingest_dispute_event(event_json: str) -> None:
     """Apply one Mostro dispute event, then publish the notices it wrote."""
     rt = runtime()
@@ -24,15 +26,15 @@ def ingest_dispute_event(event_json: str) -> None:
         publish_outbox_row.send(row_id)
 
 
-@dramatiq.actor(queue_name="notify", max_retries=8, min_backoff=500, max_backoff=60_000,
-                time_limit=60_000)
+@dramatiq.actor(broker=broker, queue_name="notify", max_retries=8, min_backoff=500,
+                max_backoff=60_000, time_limit=60_000)
 def publish_outbox_row(row_id: int) -> None:
     """Publish one stored, already-signed event; relay failures are recorded on the row."""
     rt = runtime()
     outbox.publish(row_id, relay=rt.relay, settings=rt.settings, now=clock.now())
 
 
-@dramatiq.actor(queue_name="ticks", max_retries=0, time_limit=300_000)
+@dramatiq.actor(broker=broker, queue_name="ticks", max_retries=0, time_limit=300_000)
 def run_tick(name: str, bucket: int) -> None:
     """One periodic job for one time bucket; its work comes from the database."""
     for row_id in ticks.run(name, runtime(), clock.now()):

@@ -21,7 +21,7 @@ MAINTENANCE_CHANCE = 10_000
 class SerberoRedisBroker(RedisBroker):
     """A RedisBroker whose consumers never sleep longer than POLL_CAP_MS, however started."""
 
-    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):  # noqa: ANN201
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         return super().consume(queue_name, prefetch, min(timeout, POLL_CAP_MS))
 
 
@@ -42,13 +42,16 @@ def is_embedded() -> bool:
 
 
 class OpenRuntimeAtBoot(dramatiq.Middleware):
-    """Middleware that opens the process's runtime (database, relay connections) when a worker
-    boots, so the first job does not pay for connecting to the relays."""
+    """Middleware that prepares a worker process when it boots: logging as configured, the
+    database, and the relay connections, so the first job does not pay for connecting."""
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from workers.context import runtime  # noqa: PLC0415 - only worker processes need it
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        from serbero import logs
+        from workers.context import runtime
 
-        runtime().relay.start()
+        rt = runtime()
+        logs.setup(rt.settings.log_level)
+        rt.relay.start()
 
 
 broker.add_middleware(OpenRuntimeAtBoot())

@@ -153,7 +153,8 @@ def parse_dispute_event(raw: str | bytes, *, mostro_pubkey: str, now: int) -> Di
     if status == "initiated" and initiator is None:
         raise EventRejected("missing_tag", "initiator")
     # mostrod publishes `unknown` when it cannot tell who opened a dispute the users closed.
-    if initiator not in (*INITIATORS, None) and not (initiator == "unknown" and status != "initiated"):
+    tolerated = initiator == "unknown" and status != "initiated"
+    if initiator not in (*INITIATORS, None) and not tolerated:
         raise EventRejected("unknown_initiator", initiator[:64])
 
     solver = _first(tags, "p")
@@ -165,5 +166,6 @@ def parse_dispute_event(raw: str | bytes, *, mostro_pubkey: str, now: int) -> Di
         status=status,
         initiator=initiator if initiator in INITIATORS else None,
         solver=solver if solver is not None and _HEX64.match(solver) else None,
-        opened_at=_timestamp(_first(tags, "published_at")) or _timestamp(_first(tags, "created_at")),
+        opened_at=(_timestamp(_first(tags, "published_at"))
+                   or _timestamp(_first(tags, "created_at"))),
     )

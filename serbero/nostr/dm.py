@@ -5,7 +5,8 @@ from __future__ import annotations
 from nostr_sdk import Event, Keys, PublicKey, Tag, nip17_make_private_msg
 
 
-def solver_dm(sender: Keys, recipient_hex: str, text: str, *, dispute_id: str | None = None) -> Event:
+def solver_dm(sender: Keys, recipient_hex: str, text: str, *,
+              dispute_id: str | None = None) -> Event:
     """A signed gift wrap carrying `text`; the rumor names the dispute in a `d` tag, if given,
     so a solver's client can thread the messages of one dispute."""
     extra = [Tag.parse(["d", dispute_id])] if dispute_id else []

@@ -72,7 +72,8 @@ async def connected_relays(client: Client) -> list[RelayUrl]:
             if relay.status() == RelayStatus.CONNECTED]
 
 
-async def publish(client: Client, event: Event, *, ok_timeout_s: float = OK_TIMEOUT_S) -> PublishOutcome:
+async def publish(client: Client, event: Event, *,
+                  ok_timeout_s: float = OK_TIMEOUT_S) -> PublishOutcome:
     """Send to every connected relay; raise PublishError unless at least one accepted it."""
     targets = await connected_relays(client)
     event_id = event.id().to_hex()

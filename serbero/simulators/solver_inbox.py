@@ -50,7 +50,7 @@ class SolverInbox:
         self._task = asyncio.create_task(self._consume(stream))
         return self
 
-    async def _consume(self, stream) -> None:  # noqa: ANN001 - nostr_sdk notification stream
+    async def _consume(self, stream) -> None:
         while (n := await stream.next()) is not None:
             if not n.is_new_event():
                 continue

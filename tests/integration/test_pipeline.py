@@ -14,7 +14,6 @@ from serbero.listener import Listener, serve
 from serbero.simulators.relay import start_relay
 from serbero.ticker import RedisClaims, Ticker
 from tests.conftest import NAMESPACE
-from workers import actors
 from workers.embedded import ProducerHooks
 
 

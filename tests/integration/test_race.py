@@ -1,4 +1,4 @@
-"""Race: two worker processes × four threads fed the same events give one effect per event.
+"""Race: two worker processes, four threads each, fed the same events give one effect per event.
 
 Every event is enqueued three times and the copies race through separate processes; the
 database must still hold one dispute, one transition per move and one notice per solver per

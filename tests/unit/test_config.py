@@ -198,7 +198,7 @@ def test_a_world_readable_file_with_a_key_warns(tmp_path):
 
 
 def test_missing_file_and_bad_toml_are_clear(tmp_path):
-    with pytest.raises(ConfigError, match="no file at .*config/serbero.sample.toml"):
+    with pytest.raises(ConfigError, match=r"no file at .*config/serbero\.sample\.toml"):
         config.load(tmp_path / "absent.toml", environ={})
     with pytest.raises(ConfigError, match="is not valid TOML"):
         config.load(write(tmp_path, "[serbero\nprivate_key="), environ={})

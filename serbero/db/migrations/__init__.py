@@ -59,10 +59,8 @@ def migrate(db: Database) -> list[int]:
                 continue  # applied earlier, or by a process that started at the same time
             for statement in module.STATEMENTS:
                 db.execute_sql(statement.format(**dialect))
-            db.execute_sql(
-                f"INSERT INTO schema_version (version, applied_at) VALUES ({db.param}, {db.param})",
-                (version, now()),
-            )
+            insert = "INSERT INTO schema_version (version, applied_at) VALUES ({p}, {p})"
+            db.execute_sql(insert.format(p=db.param), (version, now()))
         applied.append(version)
-        log.info("schema_migrated", extra={"version": version, "migration": module.__name__.rsplit(".", 1)[-1]})
+        log.info("schema_migrated", extra={"version": version, "migration": module.__name__})
     return applied

@@ -38,7 +38,8 @@ def test_a_legal_move_updates_the_row_and_writes_one_audit_row(db):
     assert transition("d-1", lifecycle.NOTIFIED, trigger="initial_notification", at=10,
                       last_notified_at=10) == "new"
     row = Dispute.get_by_id("d-1")
-    assert (row.lifecycle_state, row.last_state_change, row.last_notified_at) == ("notified", 10, 10)
+    assert (row.lifecycle_state, row.last_state_change, row.last_notified_at) == \
+        ("notified", 10, 10)
     [audit] = Transition.select()
     assert (audit.from_state, audit.to_state, audit.trigger) == ("new", "notified",
                                                                  "initial_notification")
