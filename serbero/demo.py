@@ -47,13 +47,16 @@ def demo_settings(db_path: Path, relay_url: str, serbero: Keys, mostro: str,
 async def run_demo(daemon: Daemon, *, disputes: int = 3, solver_count: int = 2,
                    echo: Callable[[str], None] = print) -> int:
     """Run the scenario; return 0 when every solver saw what it should, 1 otherwise."""
-    logs.setup("warning")
+    logs.setup("error")
     started = time.perf_counter()
 
     def show(inbox: SolverInbox, dm: ReceivedDM) -> None:
         head, *rest = dm.text.splitlines()
+        dispute = next((line.split(": ")[1][:8] for line in rest if line.startswith("dispute_id")),
+                       "?")
         fields = ", ".join(line for line in rest if not line.startswith("dispute_id"))
-        echo(f"  [{time.perf_counter() - started:5.2f}s] {inbox.name} decrypted: {head} ({fields})")
+        echo(f"  [{time.perf_counter() - started:5.2f}s] {inbox.name} ← {dispute}…: {head} "
+             f"({fields})")
 
     relay, url = await start_relay()
     inboxes = [SolverInbox(name=f"solver-{i + 1}", on_message=show) for i in range(solver_count)]
@@ -100,7 +103,7 @@ async def _scenario(node: MostroNode, inboxes: list[SolverInbox], count: int,
     await _all(inboxes, 1, "has been taken")
 
     if count > 1:
-        echo(f"\n4. Nobody takes the second one: after {DEMO_RENOTIFY_S}s a reminder goes out.")
+        echo(f"\n4. Nobody takes the others: after {DEMO_RENOTIFY_S}s solvers are reminded.")
         await _all(inboxes, 1, "still unattended", timeout=DEMO_RENOTIFY_S + 8)
 
     echo("\n5. Disputes close (a solver settles, the parties cancel); solvers are told.")
