@@ -21,6 +21,7 @@ from serbero.disputes import lifecycle, notices, notify
 from serbero.disputes.events import DisputeEvent, parse_dispute_event
 from serbero.disputes.reminders import INITIAL_RETRY_BASE_S
 from serbero.errors import EventRejected
+from serbero.ops import counters
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
         event = parse_dispute_event(raw, mostro_pubkey=settings.mostro_pubkey, now=now)
     except EventRejected as rejected:
         metrics.EVENTS_REJECTED.labels(reason=rejected.reason).inc()
+        counters.count_rejection(settings, rejected.reason)
         log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
                                                      "detail": rejected.detail})
         return IngestResult(f"rejected:{rejected.reason}")

@@ -1,0 +1,165 @@
+"""Operator commands: `serbero dashboard`, `serbero status` and `serbero metrics`.
+
+A thin layer over `serbero.ops` (figures, snapshot, HTTP serving) and `workers.dashboard` (the
+queues the actors declare); the commands register themselves on the `cli` group.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from serbero import config, logs
+from serbero.cli import cli, config_option, domain_errors, load_settings
+from serbero.errors import ConfigError, SerberoError
+from serbero.ops.http import Endpoint, bind, guarded, require_token_off_loopback
+
+DEFAULT_DASHBOARD_PORT = 8089
+DEFAULT_METRICS_PORT = 9464
+#: Without Redis there are no broker heartbeats; any value will do for the empty figures.
+EMBEDDED_ALIVE_WITHIN_S = 30.0
+
+
+def _host_option(fn: Any) -> Any:
+    return click.option("--host", default="127.0.0.1", show_default=True,
+                        help="Address to listen on; off loopback a token is required.")(fn)
+
+
+def _port_option(default: int) -> Any:
+    return click.option("--port", default=default, show_default=True,
+                        type=click.IntRange(0, 65535), help="Port to listen on (0: any free one).")
+
+
+def _serve(endpoint: Endpoint, what: str, url: str) -> None:
+    """Serve until SIGINT or SIGTERM, printing where first."""
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # waitress's run() takes SystemExit as the signal to close
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"{what} on {url}")
+    sys.stdout.flush()
+    endpoint.serve_forever()
+    click.echo(f"{what} stopped")
+
+
+def _open_database(settings: config.Settings) -> None:
+    """Bind the models to the deployment's database without creating or migrating anything."""
+    from serbero.db import open_database
+
+    url = settings.db_url
+    if url.startswith("sqlite:"):
+        path = Path(url.split(":///", 1)[-1].split("?", 1)[0])
+        if not path.exists():
+            raise SerberoError(f"no database at {path}; check [serbero].db_path or "
+                               "SERBERO_DB_URL (or start Serbero, or run `serbero migrate`).")
+    db = open_database(url)
+    if not db.table_exists("disputes"):
+        raise SerberoError(f"no Serbero tables in {config.redact_url(url)}; run `serbero migrate`.")
+
+
+def _queues(settings: config.Settings) -> tuple[list[str], float]:
+    """The deployment's queue names and the heartbeat age under which a broker is alive."""
+    if not settings.redis_url:
+        return [], EMBEDDED_ALIVE_WITHIN_S
+    from workers.dashboard import ALIVE_WITHIN_S, deployment_queues
+
+    return deployment_queues(), ALIVE_WITHIN_S
+
+
+@cli.command()
+@_host_option
+@_port_option(DEFAULT_DASHBOARD_PORT)
+@domain_errors
+def dashboard(host: str, port: int) -> None:
+    """Serve the dramatiq dashboard for this deployment's queues (needs SERBERO_REDIS_URL).
+
+    Every request needs SERBERO_DASHBOARD_TOKEN, as `Authorization: Bearer <token>` or as the
+    basic-auth password (a browser asks for it; any user name). Without a token the dashboard
+    is served on loopback addresses only.
+
+    \b
+    Example:
+        export SERBERO_DASHBOARD_TOKEN=$(openssl rand -hex 32)
+        serbero dashboard --port 8089    # then open http://127.0.0.1:8089/
+    """
+    logs.setup(config.log_level() or "info")
+    token = config.dashboard_token()
+    require_token_off_loopback(host, token, env_name="SERBERO_DASHBOARD_TOKEN",
+                               what="the dashboard, which can requeue and delete jobs,")
+    if not config.redis_url():
+        raise ConfigError([
+            "SERBERO_REDIS_URL: not set. The dashboard shows the queues workers share in Redis "
+            "(the embedded broker of `serbero run` keeps them in memory); set it to the Redis "
+            "the workers use, e.g. redis://127.0.0.1:6379/0."])
+    sock = bind(host, port)
+    from workers.dashboard import dashboard_app
+
+    endpoint = Endpoint(dashboard_app(token), sock, name="serbero-dashboard")
+    guard = "token required" if token else "no token set: anyone on this host can use it"
+    _serve(endpoint, "dashboard", f"http://{host}:{endpoint.port}/ ({guard})")
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@domain_errors
+def status(config_path: Path | None, as_json: bool) -> None:
+    """Print at a glance: listener heartbeat and relays, workers alive, queue depths and dead
+    letters, disputes by state, the oldest unattended dispute and pending handoffs.
+
+    \b
+    Example:
+        serbero status -c config.toml
+        serbero status --json | jq .disputes
+    """
+    from serbero.ops import snapshot
+    from serbero.ops.status import as_dict, render
+
+    settings = load_settings(config_path)
+    _open_database(settings)
+    names, alive_within_s = _queues(settings)
+    snap = snapshot.take(settings, names, alive_within_s=alive_within_s)
+    if as_json:
+        click.echo(json.dumps(as_dict(snap), indent=2, sort_keys=True))
+        return
+    for line in render(snap):
+        click.echo(line)
+
+
+@cli.command()
+@config_option
+@_host_option
+@_port_option(DEFAULT_METRICS_PORT)
+@domain_errors
+def metrics(config_path: Path | None, host: str, port: int) -> None:
+    """Serve Prometheus metrics at /metrics: the figures of `serbero status`, notifications
+    sent and failed, rejected events by reason, escalations by trigger and the detection →
+    DM-published latency histogram, computed from the database and Redis at each scrape.
+
+    When SERBERO_METRICS_TOKEN is set, scrapes need it (bearer token or basic-auth password);
+    without it the endpoint is served on loopback addresses only.
+
+    \b
+    Example:
+        serbero metrics -c config.toml --port 9464
+        curl -s http://127.0.0.1:9464/metrics | grep serbero_disputes
+    """
+    from serbero.ops.prometheus import SerberoCollector, metrics_app
+
+    logs.setup(config.log_level() or "info")
+    token = config.metrics_token()
+    require_token_off_loopback(host, token, env_name="SERBERO_METRICS_TOKEN",
+                               what="the metrics endpoint")
+    settings = load_settings(config_path)
+    sock = bind(host, port)
+    _open_database(settings)
+    names, alive_within_s = _queues(settings)
+    collector = SerberoCollector(settings, names, alive_within_s=alive_within_s)
+    endpoint = Endpoint(guarded(metrics_app(collector), token, realm="serbero metrics"), sock,
+                        name="serbero-metrics")
+    _serve(endpoint, "metrics", f"http://{host}:{endpoint.port}/metrics")

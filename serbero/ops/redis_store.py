@@ -1,0 +1,36 @@
+"""The operator surface's Redis: one client per URL per process, and the names of the keys it
+writes and reads under the deployment's namespace (next to dramatiq's own keys)."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+#: Seconds a status read or a heartbeat waits for Redis before giving up: an operator command
+#: or a listener loop must not hang on a Redis that is down.
+SOCKET_TIMEOUT_S = 2.0
+
+_clients: dict[str, redis.Redis] = {}
+_lock = threading.Lock()
+
+
+def client(url: str) -> redis.Redis:
+    """A client for `url`, shared by the threads of this process (redis-py pools connections
+    and reopens them after a fork)."""
+    with _lock:
+        found = _clients.get(url)
+        if found is None:
+            found = _clients[url] = redis.Redis.from_url(
+                url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S)
+        return found
+
+
+def key(namespace: str, *parts: str) -> str:
+    """`<namespace>:ops:<part>:…`, the prefix of every key this package owns."""
+    return ":".join((namespace, "ops", *parts))
+
+
+def glob_escape(text: str) -> str:
+    """`text` with Redis glob metacharacters escaped, for SCAN MATCH patterns."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -1,0 +1,99 @@
+"""One reading of everything an operator watches, taken by `serbero status` and by every
+Prometheus scrape, so both always show the same numbers.
+
+The database part needs the models bound to the deployment's database; the Redis part is
+missing with the embedded broker, and carries the error instead when Redis does not answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+
+from serbero.config import Settings, redact_url
+from serbero.ops import counters, figures, heartbeat, queues, redis_store
+
+
+@dataclass(frozen=True)
+class RedisView:
+    """What Redis says: listener heartbeats, brokers seen, queues and rejected events."""
+
+    url: str  # with any password replaced
+    error: str | None = None
+    listeners: tuple[heartbeat.Heartbeat, ...] = ()
+    brokers: tuple[queues.BrokerSeen, ...] = ()
+    queues: tuple[queues.QueueDepth, ...] = ()
+    rejections: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at: float  # Unix seconds
+    namespace: str
+    alive_within_s: float  # a broker seen this recently counts as alive
+    redis: RedisView | None  # None with the embedded broker
+    disputes: dict[str, int]
+    unattended: figures.Unattended | None
+    last_event_applied_at: int | None
+    handoffs: figures.Handoffs | None  # None before the escalation migration
+    notifications: dict[tuple[str, str], int]
+    escalations: dict[str, int]
+    latency: figures.Latency
+
+    @property
+    def workers_alive(self) -> int | None:
+        """Brokers seen in the last `alive_within_s` (see queues.BrokerSeen), or None."""
+        if self.redis is None or self.redis.error:
+            return None
+        return sum(b.age_s <= self.alive_within_s for b in self.redis.brokers)
+
+    @property
+    def last_event_seen_at(self) -> float | None:
+        """When any live listener last handed a dispute event to the queue."""
+        if self.redis is None:
+            return None
+        seen = [b.last_event_at for b in self.redis.listeners if b.last_event_at is not None]
+        return max(seen, default=None)
+
+
+def read_redis(settings: Settings, queue_names: Iterable[str], *, now: float) -> RedisView | None:
+    """The Redis half of a snapshot; None with the embedded broker."""
+    if not settings.redis_url:
+        return None
+    url = redact_url(settings.redis_url)
+    ns = settings.redis_namespace
+    client = redis_store.client(settings.redis_url)
+    try:
+        names = sorted(set(queue_names) | queues.discover(client, ns))
+        return RedisView(
+            url=url,
+            listeners=tuple(heartbeat.read(client, ns)),
+            brokers=tuple(queues.brokers(client, ns, now_ms=int(now * 1000))),
+            queues=tuple(queues.depths(client, ns, names)),
+            rejections=counters.rejections(client, ns),
+        )
+    except redis.RedisError as exc:
+        return RedisView(url=url, error=f"{type(exc).__name__}: {exc}")
+
+
+def take(settings: Settings, queue_names: Iterable[str], *, alive_within_s: float,
+         now: float | None = None) -> Snapshot:
+    """Read Redis and the database now. Database errors propagate; Redis errors are kept in
+    the snapshot, since the database half is still worth showing."""
+    now = time.time() if now is None else now
+    return Snapshot(
+        taken_at=now,
+        namespace=settings.redis_namespace,
+        alive_within_s=alive_within_s,
+        redis=read_redis(settings, queue_names, now=now),
+        disputes=figures.disputes_by_state(),
+        unattended=figures.oldest_unattended(),
+        last_event_applied_at=figures.last_event_applied_at(),
+        handoffs=figures.handoffs(),
+        notifications=figures.notifications(),
+        escalations=figures.escalations_by_trigger(),
+        latency=figures.latency(),
+    )

@@ -1,0 +1,133 @@
+"""`serbero status`: a snapshot rendered for a terminal (one line per concern) or as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+from serbero.ops.heartbeat import BEAT_TTL_S
+from serbero.ops.snapshot import Snapshot
+
+LABEL_WIDTH = 14
+
+
+def ago(seconds: float) -> str:
+    """A duration, coarsely: `45s`, `3m05s`, `2h13m`, `4d03h`."""
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _line(label: str, text: str) -> str:
+    return f"{label:<{LABEL_WIDTH}}{text}"
+
+
+def _indent(text: str) -> str:
+    return " " * LABEL_WIDTH + text
+
+
+def render(snap: Snapshot) -> list[str]:
+    """The status as lines of text."""
+    now = snap.taken_at
+    lines = [f"Serbero status at {when(now)} (namespace {snap.namespace})", ""]
+    lines += _redis_lines(snap)
+    applied = snap.last_event_applied_at
+    seen = snap.last_event_seen_at
+    lines.append(_line("last event", ", ".join([
+        f"seen by a listener {ago(now - seen)} ago" if seen else "seen by a listener: -",
+        f"applied by a worker {ago(now - applied)} ago" if applied else "applied: never",
+    ])))
+    lines.append(_line("disputes", " · ".join(f"{s} {n}" for s, n in snap.disputes.items())))
+    u = snap.unattended
+    lines.append(_line("unattended", "none" if u is None else (
+        f"{u.count} waiting for a solver; oldest {u.dispute_id} ({u.state}), detected "
+        f"{ago(now - u.detected_at)} ago at {when(u.detected_at)}")))
+    lines.append(_line("handoffs", _handoffs_text(snap, now)))
+    lines.append(_line("notifications", _notifications_text(snap)))
+    return lines
+
+
+def _redis_lines(snap: Snapshot) -> list[str]:
+    r = snap.redis
+    if r is None:
+        note = "unavailable with the embedded broker (no SERBERO_REDIS_URL): shared through Redis"
+        return [_line("listener", f"heartbeat {note}"),
+                _line("workers", "unavailable: the embedded broker's workers live inside "
+                                 "`serbero run`"),
+                _line("queues", "unavailable: the embedded broker's queues live in memory"),
+                _line("rejected", "unavailable: counted across processes in Redis only")]
+    if r.error:
+        return [_line("redis", f"UNREACHABLE at {r.url}: {r.error}")]
+    now = snap.taken_at
+    lines = []
+    if not r.listeners:
+        lines.append(_line("listener", f"DOWN: no listener heartbeat in the last {BEAT_TTL_S}s"))
+    else:
+        best = r.listeners[0]
+        lines.append(_line("listener", f"up: {len(r.listeners)} running, heartbeat "
+                                       f"{ago(now - best.at)} ago, relays "
+                                       f"{best.relays_connected}/{best.relays_total} connected"))
+        if len(r.listeners) > 1:
+            lines += [_indent(f"{b.listener_id}  heartbeat {ago(now - b.at)} ago  relays "
+                              f"{b.relays_connected}/{b.relays_total}") for b in r.listeners]
+    alive = snap.workers_alive
+    lines.append(_line("workers", f"{alive} alive (dramatiq heartbeat within "
+                                  f"{int(snap.alive_within_s)}s; a producer that enqueued "
+                                  "lately counts too)"))
+    header = ("QUEUE", "READY", "IN FLIGHT", "DELAYED", "DEAD")
+    rows = [header] + [(q.name, str(q.ready), str(q.in_flight), str(q.delayed), str(q.dead))
+                       for q in r.queues]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    table = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in
+                                                    zip(row[1:], widths[1:], strict=True)])
+             for row in rows]
+    lines.append(_line("queues", table[0]))
+    lines += [_indent(t) for t in table[1:]]
+    rejected = r.rejections or {}
+    lines.append(_line("rejected", " · ".join(f"{k} {v}" for k, v in rejected.items())
+                       or "none"))
+    return lines
+
+
+def _handoffs_text(snap: Snapshot, now: float) -> str:
+    h = snap.handoffs
+    if h is None:
+        return "escalation not installed (no escalation_dispatches table)"
+    text = f"{h.awaiting_dispatch} awaiting dispatch"
+    if h.oldest_awaiting_at is not None:
+        text += f" (oldest {ago(now - h.oldest_awaiting_at)} ago)"
+    text += "; dispatches: " + (", ".join(f"{s} {n}" for s, n in h.dispatches_by_status.items())
+                                or "none")
+    if h.handoffs_by_status:
+        text += "; handoffs: " + ", ".join(f"{s} {n}" for s, n in h.handoffs_by_status.items())
+    return text
+
+
+def _notifications_text(snap: Snapshot) -> str:
+    by_type: dict[str, list[str]] = {}
+    for (notif_type, status), n in sorted(snap.notifications.items()):
+        by_type.setdefault(notif_type, []).append(f"{n} {status}")
+    return " · ".join(f"{t}: {', '.join(parts)}" for t, parts in by_type.items()) or "none"
+
+
+def as_dict(snap: Snapshot) -> dict[str, Any]:
+    """The status as JSON-ready data (for scripts: `serbero status --json`)."""
+    data = dataclasses.asdict(snap)
+    nested: dict[str, dict[str, int]] = {}
+    for (notif_type, status), n in snap.notifications.items():
+        nested.setdefault(notif_type, {})[status] = n
+    data["notifications"] = nested
+    data["workers_alive"] = snap.workers_alive
+    data["last_event_seen_at"] = snap.last_event_seen_at
+    data["latency"] = {"count": snap.latency.count, "sum_ms": snap.latency.sum_ms}
+    return data
