@@ -25,6 +25,7 @@ from serbero.dedup import SeenFilter
 from serbero.disputes.events import DISPUTE_KIND, parse_dispute_event
 from serbero.errors import EventRejected
 from serbero.nostr.relays import open_client
+from serbero.ops import counters, heartbeat
 from serbero.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Listener:
             event = parse_dispute_event(raw, mostro_pubkey=self.settings.mostro_pubkey, now=now)
         except EventRejected as rejected:
             metrics.EVENTS_REJECTED.labels(reason=rejected.reason).inc()
+            counters.count_rejection(self.settings, rejected.reason)
             log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
                                                          "detail": rejected.detail})
             return f"rejected:{rejected.reason}"
@@ -129,6 +131,7 @@ async def serve(listener: Listener, stop: asyncio.Event, *, ticker: Ticker | Non
         while not stop.is_set():
             if ticker is not None:
                 ticker.tick_once(time.time())
+            await heartbeat.beat(listener)
             if time.monotonic() - last_flush >= CURSOR_FLUSH_EVERY_S:
                 listener.cursor.flush(clock.now())
                 last_flush = time.monotonic()
