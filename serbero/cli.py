@@ -326,3 +326,6 @@ def disputes_show(config_path: Path | None, dispute_id: str) -> None:
 
 def main() -> None:
     cli()
+
+
+from serbero.commands import ops as _ops  # noqa: E402, F401 - registers dashboard, status, metrics
