@@ -328,4 +328,5 @@ def main() -> None:
     cli()
 
 
+from serbero.commands import escalation as _escalation  # noqa: E402, F401 - escalate, escalations
 from serbero.commands import ops as _ops  # noqa: E402, F401 - registers dashboard, status, metrics

@@ -19,6 +19,7 @@ from serbero.db.connection import database
 from serbero.db.models import Outbox
 from serbero.disputes import notify
 from serbero.errors import PublishError
+from serbero.escalation import delivery as handoff_dm
 from serbero.mostro import take as mostro_take
 from serbero.nostr.relays import PublishOutcome
 
@@ -57,6 +58,8 @@ KINDS: dict[str, OutboxKind] = {
                             notify.on_cancelled),
     mostro_take.KIND: OutboxKind(mostro_take.still_wanted, mostro_take.on_sent,
                                  mostro_take.on_failed, mostro_take.on_cancelled),
+    handoff_dm.KIND: OutboxKind(handoff_dm.still_wanted, handoff_dm.on_sent, handoff_dm.on_failed,
+                                handoff_dm.on_cancelled),
 }
 
 

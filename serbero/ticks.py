@@ -11,6 +11,7 @@ from collections.abc import Callable
 from serbero import outbox
 from serbero.config import Settings
 from serbero.disputes import reminders
+from serbero.escalation import dispatch as escalation
 from serbero.runtime import Runtime
 
 #: Seconds between outbox re-publication scans.
@@ -36,6 +37,7 @@ JOBS: dict[str, Callable[[Runtime, int], list[int]]] = {
     "renotify": _renotify,
     "unnotified": _unnotified,
     "outbox": _outbox,
+    "escalation": escalation.tick,
 }
 
 
@@ -45,6 +47,7 @@ def periods(settings: Settings) -> dict[str, int]:
         "renotify": settings.timeouts.renotification_check_interval_seconds,
         "unnotified": UNNOTIFIED_PERIOD_S,
         "outbox": OUTBOX_PERIOD_S,
+        "escalation": settings.escalation.dispatch_interval_seconds,
     }
 
 

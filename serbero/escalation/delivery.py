@@ -1,0 +1,82 @@
+"""The `handoff_dm` outbox kind: what a handoff DM's publication outcome does to its
+notification row and its handoff. Called by `serbero.outbox` around publication.
+
+The first DM a relay accepts makes the handoff `dispatched`; when every DM of an attempt has
+failed, the attempt is `send_failed` and a re-dispatch is scheduled (`retry.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from serbero.config import Settings
+from serbero.db.models import Notification, Outbox
+from serbero.escalation.models import (
+    DISPATCHED,
+    DM_KIND,
+    SENDING,
+    EscalationDm,
+    claim,
+    lock,
+)
+from serbero.escalation.retry import fail_attempt
+from serbero.nostr.keys import short
+
+log = logging.getLogger(__name__)
+
+KIND = DM_KIND
+
+#: Outbox statuses that still count for an attempt: on the way, or delivered.
+ALIVE = ("pending", "sent")
+
+
+def still_wanted(row: Outbox) -> str | None:
+    """Always wanted: once written, a handoff DM goes out even if the dispute resolves in the
+    meantime; nothing is recalled (DISP-14)."""
+    return None
+
+
+def on_sent(row: Outbox, now: int, settings: Settings) -> None:
+    (Notification.update(status="sent", sent_at=now)
+     .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
+    link = EscalationDm.get_or_none(EscalationDm.outbox_id == row.id)
+    if link is None:
+        return
+    handoff = lock(link.handoff_event_id, now)
+    log.info("handoff_dm_sent", extra={"dispute_id": row.dispute_id,
+                                       "handoff_id": link.handoff_event_id,
+                                       "solver": short(row.recipient)})
+    if (handoff is not None and handoff.status == SENDING and handoff.attempts == link.attempt
+            and claim(handoff, at=now, status=DISPATCHED, delivered_at=now)):
+        log.info("phase4_delivered", extra={"dispute_id": handoff.dispute_id,
+                                            "handoff_id": handoff.handoff_event_id})
+
+
+def on_failed(row: Outbox, error: str, now: int) -> None:
+    (Notification.update(status="failed", error_message=error, sent_at=now)
+     .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
+    log.warning("handoff_dm_failed", extra={"dispute_id": row.dispute_id,
+                                            "solver": short(row.recipient), "error": error})
+    _settle_attempt(row, error, now)
+
+
+def on_cancelled(row: Outbox, reason: str, now: int) -> None:
+    (Notification.update(status="cancelled", error_message=reason)
+     .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
+    _settle_attempt(row, reason, now)
+
+
+def _settle_attempt(row: Outbox, error: str, now: int) -> None:
+    """End the attempt as `send_failed` once none of its DMs is pending or sent. The handoff
+    row is locked first, so two DMs failing at once on PostgreSQL cannot both miss it."""
+    link = EscalationDm.get_or_none(EscalationDm.outbox_id == row.id)
+    if link is None:
+        return
+    handoff = lock(link.handoff_event_id, now)
+    if handoff is None or handoff.status != SENDING or handoff.attempts != link.attempt:
+        return
+    alive = (Outbox.select().join(EscalationDm, on=(EscalationDm.outbox_id == Outbox.id))
+             .where((EscalationDm.handoff_event_id == handoff.handoff_event_id)
+                    & (EscalationDm.attempt == link.attempt) & Outbox.status.in_(ALIVE)))
+    if not alive.exists():
+        fail_attempt(handoff, now=now, reason=f"no relay accepted any DM (last error: {error})")

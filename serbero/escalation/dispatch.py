@@ -1,0 +1,322 @@
+"""Dispatching handoffs (DISP-3…DISP-13): parse the package, find the dispute, supersede it if
+resolved, route it, then sign the `escalation_handoff/v1` DMs into the outbox together with the
+dispatch row and its audit event, in one transaction.
+
+The scan re-derives every pending handoff from the database, so a lost job costs one period.
+What cannot go out now is parked (unroutable, superseded) and leaves the due set, so however
+many there are they never hold back a handoff that can (GAP-11). Never publishes: the caller
+publishes the returned outbox ids after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from nostr_sdk import Keys
+
+from serbero import clock
+from serbero.config import Settings
+from serbero.db.connection import database
+from serbero.db.models import AuditEvent, Dispute, Notification, Outbox
+from serbero.disputes import lifecycle
+from serbero.escalation import handoff as handoffs
+from serbero.escalation import package, routing
+from serbero.escalation.models import (
+    DISPATCHED,
+    DM_KIND,
+    NOTIF_TYPE,
+    PARSE_FAILED,
+    PENDING,
+    SEND_FAILED,
+    SENDING,
+    SUPERSEDED,
+    UNROUTABLE,
+    EscalationDispatch,
+    EscalationDm,
+    EscalationHandoff,
+    claim,
+    compact,
+    record,
+)
+from serbero.escalation.retry import Retry, fail_attempt
+from serbero.nostr.dm import solver_dm
+from serbero.nostr.keys import parse_public_key
+from serbero.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: Handoffs read per query (the original's per-cycle limit); a cycle reads batch after batch.
+BATCH = 128
+#: Most handoffs one cycle looks at; parked ones have left the due set, so the next cycle
+#: starts where this one could not reach.
+MAX_PER_CYCLE = 5000
+#: How long a handoff whose dispatch raised is left alone before the scan tries it again.
+ERROR_BACKOFF_S = 60
+#: Before the outbox scan re-publishes a DM whose publish job may have been lost.
+FIRST_REPUBLISH_AFTER_S = 15
+MANUAL_TRIGGER = "manual"
+REMEDY = ('add a [[solvers]] entry with permission = "write" (then restart), set '
+          "[escalation].fallback_to_all_solvers = true, or re-send with "
+          "`serbero escalate DISPUTE_ID --to PUBKEY`")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one dispatch call did; publish `outbox_ids` and schedule `retry` after commit."""
+
+    handoff_id: int
+    status: str
+    outbox_ids: tuple[int, ...] = ()
+    retry: Retry | None = None
+    reason: str = ""
+
+
+def dispatch_one(handoff_id: int, *, settings: Settings, signer: Keys, now: int,
+                 token: str | None = None) -> Outcome:
+    """Dispatch one handoff if it is due; `token` marks a delayed re-dispatch, which does
+    nothing unless its token is still the handoff's current one."""
+    with database.atomic():
+        handoff = EscalationHandoff.get_or_none(EscalationHandoff.handoff_event_id == handoff_id)
+        if handoff is None:
+            return Outcome(handoff_id, "missing", reason="no such handoff")
+        reason = _why_not(handoff, settings, now, token)
+        if reason:
+            return _skip(handoff, reason, now)
+        return _dispatch(handoff, settings, signer, now, token)
+
+
+def _why_not(h: EscalationHandoff, settings: Settings, now: int, token: str | None) -> str:
+    """Empty when the handoff may be dispatched now; otherwise why not, as a reason code."""
+    if token is not None:
+        return "" if h.status == SEND_FAILED and h.retry_token == token else "stale_token"
+    if not settings.escalation.enabled and h.trigger != MANUAL_TRIGGER:
+        return "dispatcher_disabled"
+    if h.status == PENDING:
+        return ""
+    if h.status == SEND_FAILED:
+        due = h.next_attempt_at is not None and h.next_attempt_at <= now
+        return "" if due else "retry_not_due"
+    if h.status == UNROUTABLE:
+        return "" if _routable(settings) else "still_unroutable"
+    if h.status == SUPERSEDED:
+        resolved = Dispute.select().where((Dispute.dispute_id == h.dispute_id) & (
+            Dispute.lifecycle_state == lifecycle.RESOLVED)).exists()
+        return "still_resolved" if resolved else ""
+    return f"already_{h.status}"
+
+
+def _routable(settings: Settings) -> bool:
+    return routing.can_route(settings.solvers,
+                             fallback_to_all_solvers=settings.escalation.fallback_to_all_solvers)
+
+
+def _skip(h: EscalationHandoff, reason: str, now: int) -> Outcome:
+    """Every silence is explained: a stale token or a lost race leaves an audit row."""
+    record("escalation_dispatch_skipped", dispute_id=h.dispute_id, at=now,
+           handoff_event_id=h.handoff_event_id, reason=reason, status=h.status)
+    log.info("phase4_dispatch_skipped", extra={"handoff_id": h.handoff_event_id,
+                                               "reason": reason})
+    return Outcome(h.handoff_event_id, "skipped", reason=reason)
+
+
+def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
+              token: str | None) -> Outcome:
+    """DISP-4: deserialize → dispute lookup → supersession gate → routing → DMs → record."""
+    event = AuditEvent.get_by_id(h.handoff_event_id)
+    try:
+        pkg = package.parse(event.payload_json)
+    except package.PayloadError as exc:
+        return _parse_failed(h, event, package.best_effort_dispute_id(event.payload_json),
+                             reason="deserialize_failed", detail=str(exc), now=now)
+    dispute = Dispute.get_or_none(Dispute.dispute_id == pkg.dispute_id)
+    if dispute is None:
+        return _parse_failed(h, event, pkg.dispute_id, reason="orphan_dispute_reference",
+                             detail="dispute_id not found", now=now)
+    if dispute.lifecycle_state == lifecycle.RESOLVED:
+        return _supersede(h, event, pkg, now)
+    if h.route == routing.MANUAL:
+        route = routing.Route(routing.MANUAL, tuple(h.recipient_list))
+    else:
+        route = routing.route(settings.solvers, assigned_solver=dispute.assigned_solver,
+                              fallback_to_all_solvers=settings.escalation.fallback_to_all_solvers)
+    if route.kind == routing.UNROUTABLE:
+        return _unroutable(h, event, pkg, route=route, settings=settings, now=now)
+    attempt = h.attempts + 1
+    if not claim(h, at=now, token=token, status=SENDING, attempts=attempt, route=route.kind,
+                 recipients=compact(list(route.recipients)), dispute_id=pkg.dispute_id,  # type: ignore[arg-type]
+                 session_id=pkg.session_id, trigger=pkg.trigger, retry_token=None,
+                 next_attempt_at=None):
+        return _skip(h, "lost_race", now)
+    outbox_ids = _write_dms(h, pkg, route, signer=signer, attempt=attempt, now=now)
+    status = DISPATCHED if outbox_ids else SEND_FAILED
+    targets = ",".join(route.recipients)
+    dispatch_id = _record_dispatch(h, event, route, status=status, attempt=attempt, now=now)
+    record("escalation_dispatched", dispute_id=pkg.dispute_id, at=now, source=event,
+           dispatch_id=dispatch_id, handoff_event_id=h.handoff_event_id, target_solver=targets,
+           status=status, fallback_broadcast=route.fallback_broadcast, route=route.kind,
+           attempt=attempt)
+    log.info("phase4_dispatched", extra={
+        "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id, "route": route.kind,
+        "recipients": len(route.recipients), "queued": len(outbox_ids), "attempt": attempt})
+    retry = None if outbox_ids else fail_attempt(h, now=now, reason="no recipient pubkey parses")
+    return Outcome(h.handoff_event_id, h.status, tuple(outbox_ids), retry)
+
+
+def _write_dms(h: EscalationHandoff, pkg: package.HandoffPackage, route: routing.Route, *,
+               signer: Keys, attempt: int, now: int) -> list[int]:
+    """One signed DM per recipient into the outbox, each with a pending notification; a pubkey
+    that does not parse is a failed notification (`invalid pubkey: …`) and blocks no one."""
+    body = package.dm_body(pkg)
+    outbox_ids = []
+    for pubkey in route.recipients:
+        try:
+            hex_pubkey = parse_public_key(pubkey)
+        except ValueError as exc:
+            Notification.create(dispute=pkg.dispute_id, solver_pubkey=pubkey, status="failed",
+                                error_message=f"invalid pubkey: {exc}", notif_type=NOTIF_TYPE,
+                                created_at=now, sent_at=now)
+            log.warning("notification_failed: invalid solver pubkey", extra={
+                "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id})
+            continue
+        wrap = solver_dm(signer, hex_pubkey, body, dispute_id=pkg.dispute_id)
+        row = Outbox.create(kind=DM_KIND, dispute=pkg.dispute_id, recipient=hex_pubkey,
+                            event_id=wrap.id().to_hex(), event_json=wrap.as_json(),
+                            created_at=now, created_at_ms=clock.now_ms(),
+                            next_attempt_at=now + FIRST_REPUBLISH_AFTER_S)
+        Notification.create(dispute=pkg.dispute_id, solver_pubkey=pubkey, status="pending",
+                            notif_type=NOTIF_TYPE, outbox=row.id, created_at=now)
+        EscalationDm.create(outbox_id=row.id, handoff_event_id=h.handoff_event_id,
+                            attempt=attempt)
+        outbox_ids.append(row.id)
+    return outbox_ids
+
+
+def _record_dispatch(h: EscalationHandoff, event: AuditEvent, route: routing.Route, *,
+                     status: str, attempt: int, now: int) -> str:
+    """The dispatch row (DISP-12): inserted by the first attempt — its unique index refuses a
+    second even if the scan were bypassed (DISP-13) — and updated by a re-dispatch."""
+    columns = {"target_solver": ",".join(route.recipients), "dispatched_at": now, "status": status,
+               "fallback_broadcast": int(route.fallback_broadcast), "attempt": attempt}
+    if attempt > 1:
+        existing = EscalationDispatch.get_or_none(
+            EscalationDispatch.handoff_event_id == h.handoff_event_id)
+        if existing is not None:
+            (EscalationDispatch.update(**columns)
+             .where(EscalationDispatch.dispatch_id == existing.dispatch_id).execute())
+            return existing.dispatch_id
+    dispatch_id = str(uuid.uuid4())
+    EscalationDispatch.create(dispatch_id=dispatch_id, dispute_id=h.dispute_id,
+                              session_id=event.session_id, handoff_event_id=h.handoff_event_id,
+                              created_at=now, **columns)
+    return dispatch_id
+
+
+def _parse_failed(h: EscalationHandoff, event: AuditEvent, dispute_id: str, *, reason: str,
+                  detail: str, now: int) -> Outcome:
+    """DISP-5/6: recorded once; the handoff is consumed and never dispatched."""
+    if not claim(h, at=now, status=PARSE_FAILED, dispute_id=dispute_id, next_attempt_at=None):
+        return _skip(h, "lost_race", now)
+    record("escalation_dispatch_parse_failed", dispute_id=dispute_id, at=now, source=event,
+           handoff_event_id=h.handoff_event_id, reason=reason, detail=detail[:500])
+    log.warning(f"phase4_parse_failed — {reason}", extra={
+        "dispute_id": dispute_id, "handoff_id": h.handoff_event_id, "detail": detail[:200]})
+    return Outcome(h.handoff_event_id, PARSE_FAILED, reason=reason)
+
+
+def _supersede(h: EscalationHandoff, event: AuditEvent, pkg: package.HandoffPackage,
+               now: int) -> Outcome:
+    """DISP-7: no DM for a resolved dispute; one audit row per handoff however often it is
+    looked at; parked until the dispute is no longer resolved."""
+    first = h.superseded_at is None
+    if not claim(h, at=now, status=SUPERSEDED, superseded_at=h.superseded_at or now,
+                 dispute_id=pkg.dispute_id, trigger=pkg.trigger, next_attempt_at=None):
+        return _skip(h, "lost_race", now)
+    if first:
+        record("escalation_superseded", dispute_id=pkg.dispute_id, at=now, source=event,
+               handoff_event_id=h.handoff_event_id, reason="dispute_already_resolved")
+    log.info("phase4_superseded — dispute already resolved; skipping dispatch", extra={
+        "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id})
+    return Outcome(h.handoff_event_id, SUPERSEDED, reason="dispute_already_resolved")
+
+
+def _unroutable(h: EscalationHandoff, event: AuditEvent, pkg: package.HandoffPackage, *,
+                route: routing.Route, settings: Settings, now: int) -> Outcome:
+    """DISP-10: one audit row per handoff; parked until the configuration can route it."""
+    first = h.unroutable_at is None
+    if not claim(h, at=now, status=UNROUTABLE, unroutable_at=h.unroutable_at or now,
+                 dispute_id=pkg.dispute_id, trigger=pkg.trigger, next_attempt_at=None):
+        return _skip(h, "lost_race", now)
+    if first:
+        record("escalation_dispatch_unroutable", dispute_id=pkg.dispute_id, at=now, source=event,
+               handoff_event_id=h.handoff_event_id,
+               configured_solver_count=route.configured_solver_count,
+               fallback_to_all_solvers=False)
+    log.error("phase4_unroutable — no solver can receive this handoff", extra={
+        "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id,
+        "configured_solver_count": route.configured_solver_count,
+        "config_fallback_to_all_solvers": settings.escalation.fallback_to_all_solvers,
+        "remedy": REMEDY})
+    return Outcome(h.handoff_event_id, UNROUTABLE, reason="unroutable")
+
+
+def due_ids(now: int, *, settings: Settings, after: int = 0, limit: int = BATCH) -> list[int]:
+    """Handoffs worth a dispatch attempt now, oldest first, after handoff id `after`. Parked
+    handoffs come back only once what parked them has changed."""
+    h = EscalationHandoff
+    not_before = h.next_attempt_at.is_null() | (h.next_attempt_at <= now)
+    due = (((h.status == PENDING) & not_before)
+           | ((h.status == SEND_FAILED) & h.next_attempt_at.is_null(False)
+              & (h.next_attempt_at <= now)))
+    if _routable(settings):
+        due |= (h.status == UNROUTABLE) & not_before
+    live = Dispute.select(Dispute.dispute_id).where(Dispute.lifecycle_state != lifecycle.RESOLVED)
+    due |= (h.status == SUPERSEDED) & h.dispute_id.in_(live) & not_before
+    query = h.select(h.handoff_event_id).where(due & (h.handoff_event_id > after))
+    if not settings.escalation.enabled:
+        query = query.where(h.trigger == MANUAL_TRIGGER)
+    return [i for (i,) in query.order_by(h.handoff_event_id).limit(limit).tuples()]
+
+
+def dispatch_due(now: int, *, settings: Settings, signer: Keys,
+                 limit: int = MAX_PER_CYCLE) -> list[int]:
+    """One dispatcher cycle: adopt stray escalations, dispatch every due handoff, and return
+    the outbox ids to publish. A handoff that raises is pushed back and never stops the cycle.
+    With `[escalation].enabled = false` only manual escalations are dispatched."""
+    if settings.escalation.enabled:
+        handoffs.adopt(now)
+    outbox_ids: list[int] = []
+    after, seen = 0, 0
+    while seen < limit:
+        batch = due_ids(now, settings=settings, after=after, limit=min(BATCH, limit - seen))
+        if not batch:
+            break
+        for handoff_id in batch:
+            outbox_ids += _dispatch_guarded(handoff_id, settings, signer, now)
+        after, seen = batch[-1], seen + len(batch)
+    waiting = EscalationHandoff.select().where(EscalationHandoff.status == UNROUTABLE).count()
+    if waiting and not _routable(settings):
+        log.error("phase4_unroutable — handoffs are waiting for a solver who can receive them",
+                  extra={"waiting": waiting, "configured_solver_count": len(settings.solvers),
+                         "config_fallback_to_all_solvers":
+                             settings.escalation.fallback_to_all_solvers, "remedy": REMEDY})
+    return outbox_ids
+
+
+def _dispatch_guarded(handoff_id: int, settings: Settings, signer: Keys, now: int) -> list[int]:
+    try:
+        return list(dispatch_one(handoff_id, settings=settings, signer=signer,
+                                 now=now).outbox_ids)
+    except Exception:  # one bad handoff must not stop the others (DISP-2)
+        log.exception("phase4_dispatch_failed", extra={"handoff_id": handoff_id})
+        with database.atomic():
+            (EscalationHandoff.update(next_attempt_at=now + ERROR_BACKOFF_S)
+             .where(EscalationHandoff.handoff_event_id == handoff_id).execute())
+        return []
+
+
+def tick(rt: Runtime, now: int) -> list[int]:
+    """The periodic job (`serbero.ticks`): one dispatcher cycle with this process's runtime."""
+    return dispatch_due(now, settings=rt.settings, signer=rt.signer)
+

@@ -1,0 +1,89 @@
+"""Re-dispatching a handoff none of whose DMs reached a relay (the original never retries a
+`send_failed` handoff, GAP-23): the back-off, the token that turns a stale delayed job into a
+no-op (STYLE habit 5), and when to give up.
+
+A retry routes again with the configuration of the moment, so fixing a solver's mistyped
+pubkey is enough for the next attempt to reach them; an operator's `--to` list stays pinned.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from serbero.db.models import AuditEvent
+from serbero.escalation.models import (
+    SEND_FAILED,
+    EscalationDispatch,
+    EscalationDm,
+    EscalationHandoff,
+    claim,
+    record,
+)
+
+log = logging.getLogger(__name__)
+
+#: First re-dispatch after a failed attempt; doubles per attempt up to the maximum (seconds).
+RETRY_BASE_S = 60
+RETRY_MAX_S = 3600
+#: Attempts before a handoff is given up (about 20 hours with the delays above); an operator
+#: can still send it with `serbero escalate DISPUTE_ID --again`.
+MAX_ATTEMPTS = 24
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A scheduled re-dispatch: the job that carries `token` is the only one that may run it."""
+
+    handoff_id: int
+    token: str
+    at: int
+
+    def delay_ms(self, now: int) -> int:
+        return max(0, self.at - now) * 1000
+
+
+def delay_s(attempts: int) -> int:
+    """Seconds before attempt `attempts + 1`."""
+    return min(RETRY_MAX_S, RETRY_BASE_S * 2 ** max(0, attempts - 1))
+
+
+def fail_attempt(handoff: EscalationHandoff, *, now: int, reason: str) -> Retry | None:
+    """Mark the current attempt `send_failed` (dispatch row, audit row) and schedule the next
+    one with a fresh token, or give up after MAX_ATTEMPTS. Call inside a transaction."""
+    give_up = handoff.attempts >= MAX_ATTEMPTS
+    token = None if give_up else uuid.uuid4().hex
+    at = None if give_up else now + delay_s(handoff.attempts)
+    if not claim(handoff, at=now, status=SEND_FAILED, retry_token=token, next_attempt_at=at):
+        return None
+    dispatch = EscalationDispatch.get_or_none(
+        EscalationDispatch.handoff_event_id == handoff.handoff_event_id)
+    if dispatch is not None:
+        (EscalationDispatch.update(status=SEND_FAILED)
+         .where(EscalationDispatch.dispatch_id == dispatch.dispatch_id).execute())
+    source = AuditEvent.get_or_none(AuditEvent.id == handoff.handoff_event_id)
+    record("escalation_send_failed", dispute_id=handoff.dispute_id, at=now, source=source,
+           dispatch_id=dispatch.dispatch_id if dispatch else None,
+           handoff_event_id=handoff.handoff_event_id, attempt=handoff.attempts,
+           reason=reason[:300], retry_at=at)
+    extra = {"dispute_id": handoff.dispute_id, "handoff_id": handoff.handoff_event_id,
+             "attempt": handoff.attempts, "retry_at": at}
+    if give_up:
+        log.error("phase4_send_failed — giving up; use `serbero escalate --again`", extra=extra)
+        return None
+    log.warning("phase4_send_failed — re-dispatch scheduled", extra=extra)
+    return Retry(handoff.handoff_event_id, token, at)  # type: ignore[arg-type]
+
+
+def scheduled_for_dm(outbox_id: int) -> Retry | None:
+    """The re-dispatch a failed DM's handoff is waiting for, if that failure ended its attempt."""
+    link = EscalationDm.get_or_none(EscalationDm.outbox_id == outbox_id)
+    if link is None:
+        return None
+    handoff = EscalationHandoff.get_or_none(
+        EscalationHandoff.handoff_event_id == link.handoff_event_id)
+    if (handoff is None or handoff.status != SEND_FAILED or handoff.retry_token is None
+            or handoff.next_attempt_at is None):
+        return None
+    return Retry(handoff.handoff_event_id, handoff.retry_token, handoff.next_attempt_at)
