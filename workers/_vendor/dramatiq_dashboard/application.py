@@ -145,10 +145,12 @@ class DashboardApp(App):
                 "retries": 0
             },
         )))
+        # Serbero: show the requeued copy where it now is (the standard tab); upstream pointed
+        # at the tab it came from, where the new id does not exist.
         return redirect(self.make_uri(
             "queues",
             q_name(queue),
-            tab_from_q_name(queue),
+            tab_from_q_name(job_copy.queue_name),
             job_copy.message_id,
         ))
 
