@@ -176,14 +176,36 @@ def make_settings(tmp_path: Path, serbero_keys: Any) -> Callable[..., Any]:
     return make
 
 
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that run the daemon (they use `make_runtime`, or ask for `backend`) run on SQLite
+    and on PostgreSQL; other tests that need a database get SQLite."""
+    if "make_runtime" in metafunc.fixturenames or "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Any]:
-    """A migrated SQLite file bound to the models (a file: `:memory:` is per-thread)."""
+def backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A migrated database bound to the models, with its URL in `.url`: an SQLite file (not
+    `:memory:`, which is per-thread), or a PostgreSQL schema of its own for the `postgres`
+    backend."""
     from serbero.config import sqlite_url
     from serbero.db import migrate, open_database
 
-    database = open_database(sqlite_url(tmp_path / "serbero.db"))
+    if "backend" in request.fixturenames and request.getfixturevalue("backend") == "postgres":
+        yield request.getfixturevalue("pg_db")
+        return
+    url = sqlite_url(tmp_path / "serbero.db")
+    database = open_database(url)
     migrate(database)
+    database.url = url
     yield database
     database.close()
 
@@ -200,7 +222,7 @@ def pg_db() -> Iterator[Any]:
     admin.execute_sql(f"CREATE SCHEMA {schema}")
     database = open_database(url)
     migrate(database)
-    database.pg_url = url
+    database.url = database.pg_url = url
     yield database
     database.close()
     admin.execute_sql(f"DROP SCHEMA {schema} CASCADE")
@@ -229,7 +251,7 @@ def broker(redis_client: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def make_runtime(make_settings: Callable[..., Any], db: Any, relay: str,
+def make_runtime(make_settings: Callable[..., Any], backend: str, db: Any, relay: str,
                  mostro: Any) -> Iterator[Callable[..., Any]]:
     """`make_runtime(solvers=[...], timeouts={...})`: Serbero's runtime on the test relay,
     installed for actors; closed at the end of the test."""
@@ -241,7 +263,7 @@ def make_runtime(make_settings: Callable[..., Any], db: Any, relay: str,
     def make(*, solvers: list[Any], timeouts: dict[str, Any] | None = None,
              relays: list[str] | None = None) -> Any:
         rt = Runtime.open(make_settings(relays=relays or [relay], mostro=mostro.pubkey,
-                                        solvers=solvers, timeouts=timeouts))
+                                        solvers=solvers, timeouts=timeouts, db_url=db.url))
         install(rt)
         opened.append(rt)
         return rt

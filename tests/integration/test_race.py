@@ -70,22 +70,14 @@ def burst(events) -> None:
         actors.ingest_dispute_event.send(raw)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        db = request.getfixturevalue("db")
-        return db.database and f"sqlite:///{db.database}"
-    return request.getfixturevalue("pg_db").pg_url
-
-
 @pytest.mark.slow
 def test_two_worker_processes_give_one_effect_per_event(nostr_loop, mostro, solver_ana,
                                                         solver_bo, make_settings, relay, broker,
-                                                        database_url, tmp_path):
+                                                        backend, db, tmp_path):
     need(REDIS_URL is not None, "Redis")
     settings = make_settings(relays=[relay], mostro=mostro.pubkey,
                              solvers=[solver_ana, solver_bo])
-    procs = start_workers(write_config(tmp_path / "config.toml", settings), database_url)
+    procs = start_workers(write_config(tmp_path / "config.toml", settings), db.url)
     ids = [str(uuid.uuid4()) for _ in range(DISPUTES)]
     try:
         phases = [

@@ -31,7 +31,7 @@ def test_processes_starting_together_migrate_once(tmp_path):
         t.start()
     for t in threads:
         t.join()
-    assert not errors
+    assert not errors, errors
     applied = [v for r in results for v in r]
     assert sorted(applied) == [v for v, _ in available()]
 
