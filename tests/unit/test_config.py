@@ -227,3 +227,12 @@ def test_serbero_config_env_names_the_file(tmp_path, monkeypatch):
     assert config.config_path() == path
     assert config.load().config_path == path
     assert os.environ["SERBERO_CONFIG"] == str(path)
+
+
+def test_the_sample_configuration_is_valid_once_keys_are_filled_in(tmp_path):
+    sample = (Path(__file__).parents[2] / "config" / "serbero.sample.toml").read_text()
+    sample = (sample.replace("<64 hex characters or nsec1…>", SERBERO.secret_key().to_hex())
+              .replace("<64 hex characters or npub1…>", MOSTRO.public_key().to_hex())
+              .replace("<npub1… of a solver>", SOLVER.public_key().to_bech32()))
+    settings = config.load(write(tmp_path, sample), environ={})
+    assert settings.warnings == () and len(settings.relays) == 2
