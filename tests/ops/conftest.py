@@ -121,7 +121,7 @@ class ServerProcess:
 
     def stop(self) -> str:
         self.proc.terminate()
-        out, err = self.proc.communicate(timeout=10)
+        _out, err = self.proc.communicate(timeout=10)
         return err
 
 
@@ -162,3 +162,35 @@ def expected_queues() -> set[str]:
     if (ROOT / "workers" / "escalation.py").exists():
         queues.add("escalation")
     return queues
+
+
+def seed_dispute(dispute_id: str, state: str, *, detected_at: int,
+                 detected_at_ms: int | None = None):
+    """A dispute row as ingest writes it, in `state`."""
+    from serbero.db.models import Dispute
+
+    return Dispute.create(
+        dispute_id=dispute_id, event_id=f"ev-{dispute_id}", mostro_pubkey="m" * 64,
+        initiator_role="buyer", event_timestamp=detected_at, detected_at=detected_at,
+        detected_at_ms=detected_at_ms if detected_at_ms is not None else detected_at * 1000,
+        lifecycle_state=state, status_event_id=f"ev-{dispute_id}", status_event_at=detected_at,
+        status_stage=0)
+
+
+def seed_notice(dispute, *, notif_type: str = "initial", latency_ms: int | None = None,
+                status: str = "sent", solver: str = "a" * 64):
+    """A solver notice with its outbox row, published `latency_ms` after detection (None:
+    not published), as notify.fan_out and outbox.publish leave them."""
+    from serbero.db.models import Notification, Outbox
+
+    sent_ms = None if latency_ms is None else dispute.detected_at_ms + latency_ms
+    row = Outbox.create(kind="solver_dm", dispute=dispute.dispute_id, recipient=solver,
+                        event_id=f"dm-{dispute.dispute_id}-{notif_type}-{solver[:4]}",
+                        event_json="{}", status="sent" if sent_ms else "pending",
+                        created_at=dispute.detected_at, created_at_ms=dispute.detected_at_ms,
+                        next_attempt_at=dispute.detected_at,
+                        sent_at=None if sent_ms is None else sent_ms // 1000, sent_at_ms=sent_ms)
+    return Notification.create(dispute=dispute.dispute_id, solver_pubkey=solver, status=status,
+                               notif_type=notif_type, outbox=row.id,
+                               created_at=dispute.detected_at,
+                               sent_at=None if sent_ms is None else sent_ms // 1000)
