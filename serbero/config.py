@@ -77,9 +77,31 @@ class SerberoSection:
     log_level: str = "info"
 
 
+def _transport_choice(value: str) -> str | None:
+    if value in ("auto", "v1", "v2"):
+        return None
+    return f'must be "auto", "v1" (gift wrap) or "v2" (kind 14), not "{value}"'
+
+
+def _pow_bits(value: int) -> str | None:
+    return None if -1 <= value <= 32 else f"must be -1 (as announced) or 0..32 bits (got {value})"
+
+
+def _pow_cap(value: int) -> str | None:
+    return None if 0 <= value <= 32 else f"must be 0..32 bits (got {value})"
+
+
 @dataclass(frozen=True)
 class MostroSection:
     pubkey: str = ""
+    #: Transport of requests to the node; "auto" follows its info event (`protocol_version`).
+    transport: str = field(default="auto", metadata=_check(_transport_choice))
+    #: Proof of work of take requests, in bits; -1 mines what the node announces.
+    pow_bits: int = field(default=-1, metadata=_check(_pow_bits))
+    #: Takes are refused on a node demanding more work than this (24 bits is ~16 s of mining).
+    max_pow_bits: int = field(default=24, metadata=_check(_pow_cap))
+    #: Seconds a take request waits for `admin-took-dispute` or `cant-do`.
+    take_timeout_seconds: int = field(default=30, metadata=_check(_positive))
 
 
 @dataclass(frozen=True)
@@ -197,6 +219,8 @@ class Settings:
     config_path: Path | None
     #: Problems that do not stop start-up but must be shown loudly (e.g. a bad solver pubkey).
     warnings: tuple[str, ...] = ()
+    #: The `[mostro]` table: transport and proof-of-work overrides, take timeout.
+    mostro: MostroSection = MostroSection()
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -392,6 +416,7 @@ def from_mapping(
         log_level=level,
         config_path=path,
         warnings=tuple(warnings),
+        mostro=sections["mostro"],
     )
 
 
