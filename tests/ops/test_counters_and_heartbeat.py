@@ -1,0 +1,70 @@
+"""Counters that add up across processes, and the listener heartbeat's own rules."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from serbero.dedup import LocalSeen
+from serbero.listener import Listener
+from serbero.ops import counters, heartbeat
+from tests.conftest import NAMESPACE, REDIS_URL
+from tests.ops.conftest import ROOT
+
+#: Two "workers" each reject this many events.
+PER_PROCESS = 40
+
+REJECTING_WORKER = textwrap.dedent(f"""
+    from nostr_sdk import Keys
+    from serbero import config
+    from serbero.disputes import ingest
+
+    keys = Keys.generate()
+    settings = config.from_mapping({{
+        "serbero": {{"private_key": keys.secret_key().to_hex()}},
+        "mostro": {{"pubkey": Keys.generate().public_key().to_hex()}},
+        "relays": [{{"url": "ws://127.0.0.1:9"}}]}})
+    for _ in range({PER_PROCESS}):
+        assert ingest.ingest("[not an event", settings=settings, signer=keys,
+                             now=0).outcome == "rejected:malformed_json"
+""")
+
+
+def test_rejections_in_many_processes_add_up(redis_client, clean_ops_keys):
+    # Given two worker processes that each reject events
+    env = {**os.environ, "SERBERO_REDIS_URL": REDIS_URL, "SERBERO_REDIS_NAMESPACE": NAMESPACE,
+           "SERBERO_LOG": "error"}
+    procs = [subprocess.Popen([sys.executable, "-c", REJECTING_WORKER], cwd=ROOT, env=env)
+             for _ in range(2)]
+    assert [p.wait(60) for p in procs] == [0, 0]
+    # Then the deployment's counter holds both processes' rejections
+    assert counters.rejections(redis_client, NAMESPACE) == {"malformed_json": 2 * PER_PROCESS}
+
+
+def test_a_heartbeat_is_written_at_most_every_few_seconds(nostr_loop, make_settings, redis_client,
+                                                          clean_ops_keys):
+    listener = Listener(make_settings(), enqueue=lambda raw: None, seen=LocalSeen())
+    assert nostr_loop.run(heartbeat.beat(listener), 5) is True
+    assert nostr_loop.run(heartbeat.beat(listener), 5) is False  # too soon
+    [beat] = heartbeat.read(redis_client, NAMESPACE)
+    assert beat.relays_total == 1 and beat.relays_connected == 0 and beat.last_event_at is None
+    assert 0 < redis_client.ttl(f"{NAMESPACE}:ops:listener:{beat.listener_id}") \
+        <= heartbeat.BEAT_TTL_S
+
+
+def test_a_redis_outage_never_stops_the_listener(nostr_loop, make_settings, redis_client,
+                                                 clean_ops_keys):
+    settings = make_settings().replace(redis_url="redis://127.0.0.1:9/0")
+    listener = Listener(settings, enqueue=lambda raw: None, seen=LocalSeen())
+    assert nostr_loop.run(heartbeat.beat(listener), 10) is False
+    assert listener.handle("not json") == "rejected:malformed_json"  # counted nowhere, no error
+    assert heartbeat.read(redis_client, NAMESPACE) == []
+
+
+def test_with_the_embedded_broker_nothing_is_written(nostr_loop, make_settings, redis_client,
+                                                    clean_ops_keys):
+    listener = Listener(make_settings().replace(redis_url=None), enqueue=lambda raw: None,
+                        seen=LocalSeen())
+    assert nostr_loop.run(heartbeat.beat(listener), 5) is False
+    assert listener.handle("not json") == "rejected:malformed_json"
+    assert list(redis_client.scan_iter(f"{NAMESPACE}:ops:*")) == []
