@@ -329,4 +329,5 @@ def main() -> None:
 
 
 from serbero.commands import escalation as _escalation  # noqa: E402, F401 - escalate, escalations
+from serbero.commands import mostro as _mostro  # noqa: E402, F401 - registers `serbero mostro`
 from serbero.commands import ops as _ops  # noqa: E402, F401 - registers dashboard, status, metrics

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from nostr_sdk import Client, Event, Filter, Kind, PublicKey, ReqTarget
 
+from serbero.config import Settings
 from serbero.disputes.events import load_verified_event
 from serbero.errors import EventRejected
 from serbero.mostro.models import NodeInfoRow
@@ -150,6 +151,18 @@ def resolve(info: NodeInfo | None, *, serbero_pubkey: str, transport: str = AUTO
     elif bits > max_pow_bits:
         refusal = "pow_too_high"
     return NodeProfile(chosen, bits, status, refusal, source)
+
+
+def profile_for(settings: Settings, node: NodeInfo | None) -> NodeProfile:
+    """`resolve` with the `[mostro]` overrides of the configuration."""
+    return resolve(node, serbero_pubkey=settings.serbero_pubkey,
+                   transport=settings.mostro.transport, pow_bits=settings.mostro.pow_bits,
+                   max_pow_bits=settings.mostro.max_pow_bits)
+
+
+def current_profile(settings: Settings) -> NodeProfile:
+    """The profile from the stored info event of the configured node: what a take uses."""
+    return profile_for(settings, load(settings.mostro_pubkey))
 
 
 def record(info: NodeInfo, *, serbero_pubkey: str, now: int) -> bool:

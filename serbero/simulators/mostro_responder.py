@@ -189,11 +189,14 @@ class MostroResponder:
                    extra_tags: Iterable[list[str]] = ()) -> Event:
         """The node's kind-38385 info event, tags as mostrod publishes them."""
         pk = self.node.pubkey
-        version = protocol_version or ("2" if self.transport == signing.V2 else "1")
+        if protocol_version is None:
+            protocol_version = "2" if self.transport == signing.V2 else "1"
         tags = [["d", pk], ["mostro_version", "0.19.2"], ["pow", str(self.pow)]]
         if self.pow_first_contact is not None:
             tags.append(["pow_first_contact", str(self.pow_first_contact)])
-        tags += [["protocol_version", version], ["bond_enabled", "false"]]
+        if protocol_version:  # "" leaves the tag out, as nodes before protocol v2 did
+            tags.append(["protocol_version", protocol_version])
+        tags.append(["bond_enabled", "false"])
         if self.serbero is not None:
             tags.append(["serbero", self.serbero])
         tags += [["y", "mostro"], ["z", "info"], *extra_tags]
