@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from nostr_sdk import Keys
+from nostr_sdk import Filter, Keys, Kind, PublicKey, Timestamp
 
 from serbero import metrics
 from serbero.errors import EventRejected
@@ -15,6 +15,23 @@ from serbero.mostro.messages import loads
 from serbero.mostro.transport import MAX_EVENT_CHARS, V1_KIND, V2_KIND
 
 log = logging.getLogger(__name__)
+
+#: NIP-59 dates a gift wrap up to two days back: v1 replies need a longer look back.
+GIFT_WRAP_LOOKBACK_S = 3 * 86400
+
+
+def reply_filters(*, mostro_pubkey: str, serbero_pubkey: str, since: int) -> list[Filter]:
+    """What to subscribe to for the node's replies: kind 14 from the node to Serbero, and gift
+    wraps to Serbero (their author is a throwaway key, so only `#p` can select them)."""
+    me, node = PublicKey.parse(serbero_pubkey), PublicKey.parse(mostro_pubkey)
+    return [Filter().kind(Kind(V2_KIND)).author(node).pubkey(me).since(Timestamp.from_secs(since)),
+            Filter().kind(Kind(V1_KIND)).pubkey(me)
+            .since(Timestamp.from_secs(max(0, since - GIFT_WRAP_LOOKBACK_S)))]
+
+
+def node_filters(*, mostro_pubkey: str) -> list[Filter]:
+    """The node's info event (addressable: relays keep the newest)."""
+    return [info.info_filter(mostro_pubkey)]
 
 
 def ingest(raw: str, *, signer: Keys, mostro_pubkey: str, now: int) -> str:

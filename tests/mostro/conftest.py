@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from nostr_sdk import Event, Keys
+from nostr_sdk import Event, Filter, Keys, Kind, PublicKey, Timestamp
 
-from serbero import clock
+from serbero import clock, outbox
 from serbero.disputes import ingest
-from serbero.mostro import signing, transport
+from serbero.mostro import inbox, info, signing, take, transport
 from serbero.mostro.messages import MostroMessage
 from serbero.simulators.mostro_node import dispute_event
 
@@ -146,3 +146,68 @@ def make_party(nostr_loop: Any, relay: str, mostro: Any) -> Iterator[Callable[..
     yield make
     for party in made:
         nostr_loop.run(party.shutdown(), 10)
+
+
+@pytest.fixture
+def bridge(relay: str) -> Iterator[Any]:
+    """Serbero's publishing side: the relay bridge the outbox and workers use."""
+    from serbero.nostr.relays import RelayBridge
+
+    b = RelayBridge([relay])
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def serbero(nostr_loop, relay, db, mostro, responder, collector, bridge, make_settings,
+            serbero_keys):
+    """Serbero's side, wired by hand the way the listener and the actors wire it."""
+
+    class Side:
+        settings = make_settings(relays=[relay], mostro=mostro.pubkey)
+        pubkey = serbero_keys.public_key().to_hex()
+        keys = serbero_keys
+
+        def subscribe(self):
+            since = clock.now() - 60
+            nostr_loop.run(collector.subscribe("info", inbox.node_filters(
+                mostro_pubkey=mostro.pubkey)), 10)
+            nostr_loop.run(collector.subscribe("replies", inbox.reply_filters(
+                mostro_pubkey=mostro.pubkey, serbero_pubkey=self.pubkey, since=since)), 10)
+            nostr_loop.run(collector.subscribe("disputes", [
+                Filter().kind(Kind(38386)).author(PublicKey.parse(mostro.pubkey))
+                .since(Timestamp.from_secs(since))]), 10)
+
+        def apply(self, raw):
+            return inbox.ingest(raw, signer=serbero_keys, mostro_pubkey=mostro.pubkey,
+                                now=clock.now())
+
+        def open_dispute(self):
+            dispute_id = nostr_loop.run(mostro.open_dispute(), 10)
+            [raw] = nostr_loop.run(collector.wait_for("disputes", 1), 10)
+            ingest.ingest(raw, settings=self.settings, signer=serbero_keys, now=clock.now())
+            return dispute_id
+
+        def learn_node(self):
+            nostr_loop.run(responder.announce(), 10)
+            [raw] = nostr_loop.run(collector.wait_for("info", 1), 10)
+            assert self.apply(raw) == "info_recorded"
+            return info.current_profile(self.settings)
+
+        def take(self, dispute_id, profile=None, timeout_s=30):
+            start = take.begin(dispute_id, signer=serbero_keys, node_pubkey=mostro.pubkey,
+                               profile=profile or info.current_profile(self.settings),
+                               now=clock.now(), timeout_s=timeout_s)
+            assert start.outcome == "sent"
+            for row_id in start.outbox_ids:
+                assert outbox.publish(row_id, relay=bridge, settings=self.settings,
+                                      now=clock.now()) == "sent"
+            return start
+
+        def replies(self, count, timeout=10):
+            return [self.apply(raw) for raw in
+                    nostr_loop.run(collector.wait_for("replies", count, timeout), timeout + 5)]
+
+    side = Side()
+    side.subscribe()
+    return side
