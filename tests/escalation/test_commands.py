@@ -23,12 +23,12 @@ def write_config(path, *, serbero_keys, solvers, enabled=True, fallback=False):
 
 
 @pytest.fixture
-def escalate(tmp_path, db, broker, serbero_keys, ana, bo):
-    """`escalate(*args, solvers=…)`: run the CLI on the test database; the result."""
+def escalate(tmp_path, backend, db, broker, serbero_keys, ana, bo):
+    """`escalate(*args, solvers=…)`: run the CLI on the test database (SQLite, PostgreSQL)."""
     def invoke(*args, solvers=None, group="escalate"):
         path = write_config(tmp_path / "config.toml", serbero_keys=serbero_keys,
                             solvers=solvers if solvers is not None else [ana.write(), bo.read()])
-        runner = CliRunner(env={"SERBERO_DB_URL": f"sqlite:///{tmp_path / 'serbero.db'}"})
+        runner = CliRunner(env={"SERBERO_DB_URL": db.url})
         return runner.invoke(cli, [*group.split(), *args, "-c", str(path)])
     return invoke
 

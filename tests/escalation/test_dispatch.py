@@ -13,8 +13,9 @@ from tests.escalation.conftest import NOW
 
 
 @pytest.fixture
-def run(db, signer, relays):
-    """`run(settings, now)`: one dispatcher cycle, then publish what it wrote; the outbox ids."""
+def run(backend, db, signer, relays):
+    """`run(settings, now)`: one dispatcher cycle, then publish what it wrote; the outbox ids.
+    Every test that uses it runs on SQLite and on PostgreSQL."""
     def cycle(settings, now=NOW, publish=True):
         ids = dispatch.dispatch_due(now, settings=settings, signer=signer)
         if publish:

@@ -15,6 +15,11 @@ EVENT_ID = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 RATIONALE = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
+@pytest.fixture(autouse=True)
+def on_each_backend(backend, db):
+    """Every test here runs on SQLite and on PostgreSQL."""
+
+
 def state(dispute):
     return Dispute.get_by_id(dispute.dispute_id).lifecycle_state
 

@@ -14,6 +14,11 @@ from serbero.escalation.models import EscalationHandoff
 from tests.escalation.conftest import NOW
 
 
+@pytest.fixture(autouse=True)
+def on_each_backend(backend, db):
+    """Every test here runs on SQLite and on PostgreSQL."""
+
+
 def written():
     return AuditEvent.select().count(), EscalationHandoff.select().count()
 

@@ -24,7 +24,8 @@ def row(handoff_id):
 
 
 @pytest.fixture
-def escalated(db, make_dispute):
+def escalated(backend, db, make_dispute):
+    """A fresh manual handoff, on SQLite and on PostgreSQL."""
     d = make_dispute()
     return handoff.prepare(d.dispute_id, trigger="manual", now=NOW).handoff_id
 
