@@ -53,7 +53,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _refuse_fund_action(action: object) -> None:
-    if action in FORBIDDEN_ACTIONS:
+    if isinstance(action, str) and action in FORBIDDEN_ACTIONS:
         raise ProtocolError(f"refusing to handle `{action}`: Serbero never moves funds")
 
 
@@ -75,10 +75,10 @@ class MostroMessage:
 
     def __post_init__(self) -> None:
         _refuse_fund_action(self.action)
-        if self.wrapper not in WRAPPERS:
+        if not isinstance(self.wrapper, str) or self.wrapper not in WRAPPERS:
             raise ProtocolError(f"unknown message wrapper {self.wrapper!r}")
-        if self.action not in ACTIONS:
-            raise ProtocolError(f"unknown action {self.action!r}")
+        if not isinstance(self.action, str) or self.action not in ACTIONS:
+            raise ProtocolError(f"unknown action {str(self.action)[:64]!r}")
         if not _is_int(self.version) or not 0 <= self.version <= 255:
             raise ProtocolError("version must be an integer 0..255")
         if self.request_id is not None and (
@@ -165,6 +165,8 @@ def parse_message(value: Any) -> MostroMessage:
         if required not in kind:
             raise EventRejected("missing_field", required)
     action = kind["action"]
+    if not isinstance(action, str):
+        raise EventRejected("unknown_action", f"action is a {type(action).__name__}")
     if action in FORBIDDEN_ACTIONS:
         raise EventRejected("forbidden_action", str(action))
     if action not in ACTIONS:

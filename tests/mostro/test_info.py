@@ -1,13 +1,17 @@
 """The node's info event: parsing, the `serbero` key check, the transport and PoW profile, and
 recording only newer announcements."""
 
+import contextlib
+import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nostr_sdk import EventBuilder, Keys, Kind, Tag, Timestamp
 
 from serbero.errors import EventRejected
-from serbero.mostro import info
+from serbero.mostro import attachments, info
 from serbero.mostro.signing import V1, V2
 
 NODE = Keys.generate()
@@ -125,3 +129,21 @@ def test_the_relay_list_is_read_from_r_tags():
              .finalize(NODE)).as_json()
     assert info.parse_relay_list(event, node_pubkey=NODE_PK) == ("wss://a.example",
                                                                  "wss://b.example")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.text(max_size=70), max_size=3), max_size=6),
+       st.sampled_from([38385, 10002, 1]))
+def test_any_announcement_is_parsed_or_rejected(tags, kind):
+    event = (EventBuilder(Kind(kind), "").tags([Tag.parse(t) for t in tags if t])
+             .finalize(NODE)).as_json()
+    for parse in (info.parse_info_event, info.parse_relay_list):
+        with contextlib.suppress(EventRejected):
+            parse(event, node_pubkey=NODE_PK)
+
+
+@given(st.text(max_size=200) | st.dictionaries(st.text(max_size=12), st.text(max_size=20)
+                                                | st.integers(), max_size=8).map(json.dumps))
+def test_any_chat_text_is_an_attachment_or_not_never_an_error(text):
+    found = attachments.recognise(text)
+    assert found is None or found.type in attachments.TYPES

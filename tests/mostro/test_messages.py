@@ -200,7 +200,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_
                     | st.dictionaries(st.text(max_size=12), inner, max_size=5), max_leaves=20)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(
     JSON,
     st.dictionaries(st.sampled_from(messages.WRAPPERS),
@@ -231,3 +231,16 @@ def test_reply_parsers_never_raise_anything_but_event_rejected(value):
             for parse in (replies.solver_reply, replies.peer_notice):
                 with contextlib.suppress(EventRejected):
                     parse(msg)
+
+
+SCALAR = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+          | st.text(max_size=70) | st.just("ab" * 32) | st.just({"rating": 1}))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.fixed_dictionaries({k: SCALAR for k in SOLVER_INFO}).map(lambda d: {**d, "id": ORDER})
+       | st.fixed_dictionaries({}, optional={k: SCALAR for k in SOLVER_INFO}))
+def test_solver_dispute_info_of_any_shape_is_parsed_or_rejected(value):
+    with contextlib.suppress(EventRejected):
+        info = payloads.solver_dispute_info(value)
+        assert info.order_id == ORDER
