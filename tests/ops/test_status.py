@@ -20,6 +20,7 @@ from serbero.disputes import ingest
 from serbero.listener import Listener, serve
 from serbero.ops import heartbeat
 from serbero.simulators.mostro_node import MostroNode
+from tests.conftest import NAMESPACE
 from tests.ops.conftest import dead_letter, expected_queues, seed_dispute, write_config
 from workers import actors
 
@@ -35,9 +36,10 @@ def seed_disputes(now: int) -> None:
 
 
 def queue_row(output: str, queue: str) -> list[int]:
-    [row] = [line.split() for line in output.splitlines()
-             if re.match(rf"^(queues)?\s+{re.escape(queue)}\s+\d", line)]
-    return [int(n) for n in row[-4:]]
+    rows = [line.split() for line in output.splitlines()
+            if re.match(rf"^(queues)?\s+{re.escape(queue)}\s+\d", line)]
+    assert len(rows) == 1, f"no single row for queue {queue!r} in:\n{output}"
+    return [int(n) for n in rows[0][-4:]]
 
 
 class Serving:
@@ -68,6 +70,8 @@ def test_status_shows_the_deployment_at_a_glance(nostr_loop, relay, mostro, make
     monkeypatch.setattr(heartbeat, "BEAT_EVERY_S", 0.1)  # beat often, so the test is quick
     now = clock.now()
     seed_disputes(now)
+    # brokers of earlier tests (worker processes) must not count as this test's workers
+    redis_client.delete(f"{NAMESPACE}:__heartbeats__")
     # Given a listener running on a live relay and one that is down, which has seen an event
     settings = make_settings(relays=[relay, "ws://127.0.0.1:9"], mostro=mostro.pubkey)
     handed: list[str] = []
