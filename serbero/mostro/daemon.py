@@ -73,8 +73,9 @@ async def startup_check(client: Client, settings: Settings, now: int) -> info.No
     if node is None:
         log.warning("mostro_node_info_missing: no kind-38385 event from the node on the relays",
                     extra={"node": settings.mostro_pubkey})
-    elif not info.record(node, serbero_pubkey=settings.serbero_pubkey, now=now):
-        info.warn_if_foreign(node, settings.serbero_pubkey)  # recording warns only if new
+    else:
+        info.record(node, now=now)
+        info.warn_if_foreign(node, settings.serbero_pubkey)
     profile = info.current_profile(settings)
     log.info("mostro_profile", extra={"transport": profile.transport, "pow_bits": profile.pow_bits,
                                       "serbero_key": profile.serbero_status,

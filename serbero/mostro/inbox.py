@@ -41,8 +41,8 @@ def ingest(raw: str, *, signer: Keys, mostro_pubkey: str, now: int) -> str:
         kind = value.get("kind") if isinstance(value, dict) else None
         if kind == info.INFO_KIND:
             node_info = info.parse_info_event(raw, node_pubkey=mostro_pubkey)
-            recorded = info.record(node_info, serbero_pubkey=signer.public_key().to_hex(),
-                                   now=now)
+            recorded = info.record(node_info, now=now)
+            info.warn_if_foreign(node_info, signer.public_key().to_hex())
             return "info_recorded" if recorded else "info_unchanged"
         if kind in (V2_KIND, V1_KIND):
             return take_replies.ingest_reply(raw, keys=signer, node_pubkey=mostro_pubkey,

@@ -3,8 +3,8 @@ the `serbero` key it trusts) and kind-10002 relay list, and the profile Serbero 
 them and its configuration: which transport to speak, how much work to mine, and whether it may
 take disputes at all.
 
-A node that names another `serbero` key is loud: the profile refuses every take, and recording
-such an info event logs an error each time a new one arrives.
+A node that names another `serbero` key is loud: the profile refuses every take, and each
+delivery of such an info event logs an error (`warn_if_foreign`).
 """
 
 from __future__ import annotations
@@ -165,9 +165,9 @@ def current_profile(settings: Settings) -> NodeProfile:
     return profile_for(settings, load(settings.mostro_pubkey))
 
 
-def record(info: NodeInfo, *, serbero_pubkey: str, now: int) -> bool:
-    """Store an info event if it is newer than the stored one; True when it was. A foreign
-    `serbero` key is logged as an error: mediation cannot take disputes on this node."""
+def record(info: NodeInfo, *, now: int) -> bool:
+    """Store an info event if it is newer than the stored one; True when it was. Callers warn
+    with `warn_if_foreign`, every time they see the event, not only when it is new."""
     row = dict(event_id=info.event_id, created_at=info.created_at,
                protocol_version=info.protocol_version, pow=info.pow,
                pow_first_contact=info.pow_first_contact, mostro_version=info.mostro_version,
@@ -178,7 +178,6 @@ def record(info: NodeInfo, *, serbero_pubkey: str, now: int) -> bool:
                            .where((NodeInfoRow.node_pubkey == info.node_pubkey)
                                   & (NodeInfoRow.created_at < info.created_at)).execute()) == 1
     if updated:
-        warn_if_foreign(info, serbero_pubkey)
         log.info("mostro_node_info_recorded", extra={
             "event_id": info.event_id, "protocol_version": info.protocol_version,
             "pow": info.pow, "pow_first_contact": info.pow_first_contact})

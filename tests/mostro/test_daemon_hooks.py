@@ -118,3 +118,16 @@ def test_start_up_warns_loudly_when_the_node_trusts_another_serbero(
                 if r.levelno >= logging.ERROR] == ["mostro_serbero_key_mismatch"]
     assert take.begin(str(uuid.uuid4()), signer=Keys.generate(), node_pubkey=mostro.pubkey,
                       profile=profile, now=clock.now()).outcome == "foreign_serbero_key"
+
+
+def test_every_delivery_of_a_foreign_key_announcement_is_loud(db, settings_, node_keys,
+                                                              serbero_keys, caplog):
+    foreign = MostroResponder(MostroNode(node_keys),
+                              serbero=Keys.generate().public_key().to_hex()).info_event()
+    with caplog.at_level(logging.ERROR):
+        for expected in ("info_recorded", "info_unchanged"):  # e.g. replayed after a restart
+            assert daemon.handle(foreign.as_json(), settings=settings_, signer=serbero_keys,
+                                 now=clock.now()) == expected
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "mostro_serbero_key_mismatch"] * 2
+    assert info.current_profile(settings_).refusal == "foreign_serbero_key"

@@ -109,17 +109,23 @@ def test_an_excessive_pow_demand_is_refused():
 def test_only_a_newer_info_event_replaces_the_stored_one(db):
     old = info.parse_info_event(info_event([["pow", "1"]], created_at=100), node_pubkey=NODE_PK)
     new = info.parse_info_event(info_event([["pow", "2"]], created_at=200), node_pubkey=NODE_PK)
-    assert info.record(new, serbero_pubkey=SERBERO_PK, now=300)
-    assert not info.record(old, serbero_pubkey=SERBERO_PK, now=301)
+    assert info.record(new, now=300)
+    assert not info.record(old, now=301)
     assert info.load(NODE_PK).pow == 2
     assert info.load(Keys.generate().public_key().to_hex()) is None
 
 
-def test_recording_a_foreign_serbero_key_is_loud(db, caplog):
+def test_a_foreign_serbero_key_is_loud_each_time_it_is_seen(caplog):
     foreign = info.parse_info_event(info_event([["serbero", "ab" * 32]]), node_pubkey=NODE_PK)
     with caplog.at_level(logging.ERROR):
-        info.record(foreign, serbero_pubkey=SERBERO_PK, now=1)
-    assert any(r.getMessage().startswith("mostro_serbero_key_mismatch") for r in caplog.records)
+        assert info.warn_if_foreign(foreign, SERBERO_PK) == info.FOREIGN
+        assert info.warn_if_foreign(foreign, SERBERO_PK) == info.FOREIGN
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "mostro_serbero_key_mismatch"] * 2
+    ours = info.parse_info_event(info_event([["serbero", SERBERO_PK]]), node_pubkey=NODE_PK)
+    caplog.clear()
+    assert info.warn_if_foreign(ours, SERBERO_PK) == info.OURS
+    assert caplog.records == []
 
 
 def test_the_relay_list_is_read_from_r_tags():
