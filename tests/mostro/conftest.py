@@ -27,7 +27,8 @@ def node_keys() -> Keys:
 @pytest.fixture
 def record_dispute(db: Any, make_settings: Callable[..., Any], serbero_keys: Keys,
                    node_keys: Keys) -> Callable[..., str]:
-    """Record a dispute through the daemon's own ingest: `record_dispute(status=…)`."""
+    """Record a dispute through the daemon's own ingest: `record_dispute(status=…)`. A test
+    that also asks for `backend` runs on SQLite and on PostgreSQL."""
     settings = make_settings(mostro=node_keys.public_key().to_hex())
 
     def record(dispute_id: str | None = None, *, status: str = "initiated",

@@ -1,5 +1,6 @@
 """The take-dispute exchange without a relay: what `begin` writes, how replies are matched (by
-request id *and* dispute id), timeouts, possible silent takes, and the outbox hooks."""
+request id *and* dispute id), timeouts, possible silent takes, and the outbox hooks. Tests that
+ask for `backend` also run on PostgreSQL (the partial unique index, ON CONFLICT, the join)."""
 
 import json
 import time
@@ -91,7 +92,7 @@ def test_begin_refuses_when_the_node_profile_forbids_it(record_dispute, begin, p
     assert AuditEvent.get(AuditEvent.kind == "take_not_attempted").payload["reason"] == reason
 
 
-def test_begin_refuses_unknown_taken_and_already_pending_disputes(record_dispute, begin):
+def test_begin_refuses_unknown_taken_and_already_pending_disputes(backend, record_dispute, begin):
     assert begin(str(uuid.uuid4())).outcome == "unknown_dispute"
     taken = record_dispute(status="in-progress")
     assert begin(taken).outcome == "not_takeable"
@@ -102,8 +103,8 @@ def test_begin_refuses_unknown_taken_and_already_pending_disputes(record_dispute
 
 
 @pytest.mark.parametrize("mode", [signing.V2, signing.V1])
-def test_a_matching_reply_records_the_take_and_the_trade_keys(record_dispute, begin, apply,
-                                                              reply_from, mode):
+def test_a_matching_reply_records_the_take_and_the_trade_keys(backend, record_dispute, begin,
+                                                              apply, reply_from, mode):
     dispute_id = record_dispute()
     profile = info.NodeProfile(mode, 0, info.OURS, None, "config")
     start = begin(dispute_id, profile=profile)
@@ -117,7 +118,7 @@ def test_a_matching_reply_records_the_take_and_the_trade_keys(record_dispute, be
     assert AuditEvent.get(AuditEvent.kind == "take_accepted").dispute_id == dispute_id
 
 
-def test_the_same_reply_twice_is_applied_once(record_dispute, begin, apply, reply_from):
+def test_the_same_reply_twice_is_applied_once(backend, record_dispute, begin, apply, reply_from):
     dispute_id = record_dispute()
     start = begin(dispute_id)
     raw = reply_from(took(dispute_id, start.request_id))
@@ -137,7 +138,7 @@ def test_cant_do_is_a_typed_refusal(record_dispute, begin, apply, reply_from):
 
 
 def test_an_old_reply_replayed_by_a_relay_cannot_satisfy_a_new_request(
-        record_dispute, begin, apply, reply_from):
+        backend, record_dispute, begin, apply, reply_from):
     # Given a first take that Mostro refused, and a second request for the same dispute
     dispute_id = record_dispute()
     first = begin(dispute_id)
@@ -202,7 +203,7 @@ def test_silence_times_out_and_a_late_reply_still_records_the_take(record_disput
 
 
 def test_an_unexplained_in_progress_after_a_timeout_is_a_possible_silent_take(
-        record_dispute, begin, serbero_keys):
+        backend, record_dispute, begin, serbero_keys):
     # Given a take that timed out
     dispute_id = record_dispute()
     now = int(time.time())
