@@ -60,8 +60,8 @@ def render(snap: Snapshot) -> list[str]:
 def _redis_lines(snap: Snapshot) -> list[str]:
     r = snap.redis
     if r is None:
-        note = "unavailable with the embedded broker (no SERBERO_REDIS_URL): shared through Redis"
-        return [_line("listener", f"heartbeat {note}"),
+        return [_line("listener", "heartbeat unavailable: the embedded broker (no "
+                                  "SERBERO_REDIS_URL) has no shared place to publish it"),
                 _line("workers", "unavailable: the embedded broker's workers live inside "
                                  "`serbero run`"),
                 _line("queues", "unavailable: the embedded broker's queues live in memory"),

@@ -125,7 +125,8 @@ def test_status_with_the_embedded_broker_says_what_it_cannot_see(db, config_file
                                                                    str(config_file)])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert re.search(r"^listener\s+heartbeat unavailable with the embedded broker", out, re.M)
+    assert re.search(r"^listener\s+heartbeat unavailable: the embedded broker \(no "
+                     r"SERBERO_REDIS_URL\)", out, re.M)
     assert re.search(r"^queues\s+unavailable: the embedded broker's queues live in memory",
                      out, re.M)
     assert re.search(r"^disputes\s+new 1 · notified 2 ", out, re.M)
