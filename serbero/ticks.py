@@ -11,7 +11,7 @@ from collections.abc import Callable
 from serbero import outbox
 from serbero.config import Settings
 from serbero.disputes import reminders
-from serbero.escalation import dispatch as escalation
+from serbero.escalation import scan as escalation
 from serbero.runtime import Runtime
 
 #: Seconds between outbox re-publication scans.

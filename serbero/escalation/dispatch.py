@@ -1,11 +1,8 @@
-"""Dispatching handoffs (DISP-3…DISP-13): parse the package, find the dispute, supersede it if
-resolved, route it, then sign the `escalation_handoff/v1` DMs into the outbox together with the
-dispatch row and its audit event, in one transaction.
-
-The scan re-derives every pending handoff from the database, so a lost job costs one period.
-What cannot go out now is parked (unroutable, superseded) and leaves the due set, so however
-many there are they never hold back a handoff that can (GAP-11). Never publishes: the caller
-publishes the returned outbox ids after commit.
+"""Dispatching one handoff (DISP-4…DISP-13): parse the package, find the dispute, supersede it
+if resolved, route it, then sign the `escalation_handoff/v1` DMs into the outbox together with
+the dispatch row and its audit event, in one transaction. What cannot go out now is parked
+(unroutable, superseded) until what parked it changes. Never publishes: the caller publishes the
+returned outbox ids after commit; `scan.py` finds the handoffs that are due.
 """
 
 from __future__ import annotations
@@ -21,11 +18,11 @@ from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox
 from serbero.disputes import lifecycle
-from serbero.escalation import handoff as handoffs
 from serbero.escalation import package, routing
 from serbero.escalation.models import (
     DISPATCHED,
     DM_KIND,
+    MANUAL_TRIGGER,
     NOTIF_TYPE,
     PARSE_FAILED,
     PENDING,
@@ -43,20 +40,11 @@ from serbero.escalation.models import (
 from serbero.escalation.retry import Retry, fail_attempt
 from serbero.nostr.dm import solver_dm
 from serbero.nostr.keys import parse_public_key
-from serbero.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-#: Handoffs read per query (the original's per-cycle limit); a cycle reads batch after batch.
-BATCH = 128
-#: Most handoffs one cycle looks at; parked ones have left the due set, so the next cycle
-#: starts where this one could not reach.
-MAX_PER_CYCLE = 5000
-#: How long a handoff whose dispatch raised is left alone before the scan tries it again.
-ERROR_BACKOFF_S = 60
 #: Before the outbox scan re-publishes a DM whose publish job may have been lost.
 FIRST_REPUBLISH_AFTER_S = 15
-MANUAL_TRIGGER = "manual"
 REMEDY = ('add a [[solvers]] entry with permission = "write" (then restart), set '
           "[escalation].fallback_to_all_solvers = true, or re-send with "
           "`serbero escalate DISPUTE_ID --to PUBKEY`")
@@ -99,7 +87,7 @@ def _why_not(h: EscalationHandoff, settings: Settings, now: int, token: str | No
         due = h.next_attempt_at is not None and h.next_attempt_at <= now
         return "" if due else "retry_not_due"
     if h.status == UNROUTABLE:
-        return "" if _routable(settings) else "still_unroutable"
+        return "" if routable(settings) else "still_unroutable"
     if h.status == SUPERSEDED:
         resolved = Dispute.select().where((Dispute.dispute_id == h.dispute_id) & (
             Dispute.lifecycle_state == lifecycle.RESOLVED)).exists()
@@ -107,7 +95,8 @@ def _why_not(h: EscalationHandoff, settings: Settings, now: int, token: str | No
     return f"already_{h.status}"
 
 
-def _routable(settings: Settings) -> bool:
+def routable(settings: Settings) -> bool:
+    """Whether the configuration can route any handoff (see `routing.can_route`)."""
     return routing.can_route(settings.solvers,
                              fallback_to_all_solvers=settings.escalation.fallback_to_all_solvers)
 
@@ -259,64 +248,3 @@ def _unroutable(h: EscalationHandoff, event: AuditEvent, pkg: package.HandoffPac
         "config_fallback_to_all_solvers": settings.escalation.fallback_to_all_solvers,
         "remedy": REMEDY})
     return Outcome(h.handoff_event_id, UNROUTABLE, reason="unroutable")
-
-
-def due_ids(now: int, *, settings: Settings, after: int = 0, limit: int = BATCH) -> list[int]:
-    """Handoffs worth a dispatch attempt now, oldest first, after handoff id `after`. Parked
-    handoffs come back only once what parked them has changed."""
-    h = EscalationHandoff
-    not_before = h.next_attempt_at.is_null() | (h.next_attempt_at <= now)
-    due = (((h.status == PENDING) & not_before)
-           | ((h.status == SEND_FAILED) & h.next_attempt_at.is_null(False)
-              & (h.next_attempt_at <= now)))
-    if _routable(settings):
-        due |= (h.status == UNROUTABLE) & not_before
-    live = Dispute.select(Dispute.dispute_id).where(Dispute.lifecycle_state != lifecycle.RESOLVED)
-    due |= (h.status == SUPERSEDED) & h.dispute_id.in_(live) & not_before
-    query = h.select(h.handoff_event_id).where(due & (h.handoff_event_id > after))
-    if not settings.escalation.enabled:
-        query = query.where(h.trigger == MANUAL_TRIGGER)
-    return [i for (i,) in query.order_by(h.handoff_event_id).limit(limit).tuples()]
-
-
-def dispatch_due(now: int, *, settings: Settings, signer: Keys,
-                 limit: int = MAX_PER_CYCLE) -> list[int]:
-    """One dispatcher cycle: adopt stray escalations, dispatch every due handoff, and return
-    the outbox ids to publish. A handoff that raises is pushed back and never stops the cycle.
-    With `[escalation].enabled = false` only manual escalations are dispatched."""
-    if settings.escalation.enabled:
-        handoffs.adopt(now)
-    outbox_ids: list[int] = []
-    after, seen = 0, 0
-    while seen < limit:
-        batch = due_ids(now, settings=settings, after=after, limit=min(BATCH, limit - seen))
-        if not batch:
-            break
-        for handoff_id in batch:
-            outbox_ids += _dispatch_guarded(handoff_id, settings, signer, now)
-        after, seen = batch[-1], seen + len(batch)
-    waiting = EscalationHandoff.select().where(EscalationHandoff.status == UNROUTABLE).count()
-    if waiting and not _routable(settings):
-        log.error("phase4_unroutable — handoffs are waiting for a solver who can receive them",
-                  extra={"waiting": waiting, "configured_solver_count": len(settings.solvers),
-                         "config_fallback_to_all_solvers":
-                             settings.escalation.fallback_to_all_solvers, "remedy": REMEDY})
-    return outbox_ids
-
-
-def _dispatch_guarded(handoff_id: int, settings: Settings, signer: Keys, now: int) -> list[int]:
-    try:
-        return list(dispatch_one(handoff_id, settings=settings, signer=signer,
-                                 now=now).outbox_ids)
-    except Exception:  # one bad handoff must not stop the others (DISP-2)
-        log.exception("phase4_dispatch_failed", extra={"handoff_id": handoff_id})
-        with database.atomic():
-            (EscalationHandoff.update(next_attempt_at=now + ERROR_BACKOFF_S)
-             .where(EscalationHandoff.handoff_event_id == handoff_id).execute())
-        return []
-
-
-def tick(rt: Runtime, now: int) -> list[int]:
-    """The periodic job (`serbero.ticks`): one dispatcher cycle with this process's runtime."""
-    return dispatch_due(now, settings=rt.settings, signer=rt.signer)
-

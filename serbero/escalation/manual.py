@@ -15,9 +15,8 @@ from serbero.disputes import lifecycle
 from serbero.disputes.queries import get_dispute
 from serbero.errors import SerberoError
 from serbero.escalation import handoff, routing
-from serbero.escalation.dispatch import MANUAL_TRIGGER
 from serbero.escalation.handoff import Prepared
-from serbero.escalation.models import EscalationHandoff
+from serbero.escalation.models import MANUAL_TRIGGER, EscalationHandoff
 
 #: Longest note accepted; it is kept in the audit row, only its hash travels in the handoff.
 MAX_NOTE_CHARS = 2000

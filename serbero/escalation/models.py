@@ -35,6 +35,8 @@ WAITING = (PENDING, SENDING, SEND_FAILED, UNROUTABLE)
 DM_KIND = "handoff_dm"
 #: notifications.notif_type of a handoff DM (DISP-12).
 NOTIF_TYPE = "mediation_escalation_recommended"
+#: The trigger of an operator's escalation; dispatched even with the dispatcher disabled.
+MANUAL_TRIGGER = "manual"
 HANDOFF_PREPARED = "handoff_prepared"
 ESCALATION_RECOMMENDED = "escalation_recommended"
 

@@ -125,11 +125,11 @@ def test_an_unroutable_escalation_is_recorded_with_a_warning(make_dispute, escal
 def test_escalations_list_shows_handoffs_and_their_dispatch_status(make_dispute, escalate,
                                                                    signer, esc_settings, ana):
     from serbero import clock
-    from serbero.escalation import dispatch
+    from serbero.escalation import scan
 
     sent, waiting = make_dispute(), make_dispute()
     escalate(sent.dispute_id)
-    dispatch.dispatch_due(clock.now() + 1, settings=esc_settings(solvers=[ana.write()]),
+    scan.dispatch_due(clock.now() + 1, settings=esc_settings(solvers=[ana.write()]),
                           signer=signer)
     Dispute.update(lifecycle_state="notified").execute()
     escalate(waiting.dispute_id)
@@ -151,3 +151,16 @@ def test_escalations_list_says_when_there_is_nothing(db, escalate):
     result = escalate("--pending", group="escalations list")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == "(no pending handoffs)"
+
+
+def test_escalations_list_shows_a_handoff_the_dispatcher_has_not_seen_yet(make_dispute, escalate):
+    from serbero.escalation.package import HandoffPackage
+
+    d = make_dispute()
+    pkg = HandoffPackage(d.dispute_id, "fraud_indicator", (), "b", "h", (), 1_750_000_000)
+    AuditEvent.create(kind="handoff_prepared", dispute_id=d.dispute_id,
+                      payload_json=pkg.to_json(), occurred_at=1_750_000_000)
+    listing = escalate("--pending", group="escalations list")
+    assert listing.exit_code == 0, listing.output
+    assert listing.stdout.splitlines()[1].split()[1:5] == \
+        [d.dispute_id, "fraud_indicator", "pending", "-"]

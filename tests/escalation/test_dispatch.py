@@ -7,7 +7,7 @@ import pytest
 
 from serbero import outbox
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox
-from serbero.escalation import dispatch, handoff, package, routing
+from serbero.escalation import dispatch, handoff, package, routing, scan
 from serbero.escalation.models import EscalationDispatch, EscalationHandoff
 from tests.escalation.conftest import NOW
 
@@ -17,7 +17,7 @@ def run(backend, db, signer, relays):
     """`run(settings, now)`: one dispatcher cycle, then publish what it wrote; the outbox ids.
     Every test that uses it runs on SQLite and on PostgreSQL."""
     def cycle(settings, now=NOW, publish=True):
-        ids = dispatch.dispatch_due(now, settings=settings, signer=signer)
+        ids = scan.dispatch_due(now, settings=settings, signer=signer)
         if publish:
             for row_id in ids:
                 outbox.publish(row_id, relay=relays, settings=settings, now=now)
@@ -277,11 +277,11 @@ def test_two_hundred_unroutable_handoffs_do_not_hold_back_a_routable_one(
     # Then the routable one went out, the others are parked and leave the due set
     assert Outbox.get_by_id(row_id).recipient == ana.pubkey and status(routable) == "dispatched"
     assert {status(h) for h in stuck} == {"unroutable"}
-    assert dispatch.due_ids(NOW + 30, settings=settings) == []
+    assert scan.due_ids(NOW + 30, settings=settings) == []
     # And a later one is the only handoff the next cycle looks at
     later = handoff.prepare(d.dispute_id, trigger="manual", now=NOW + 30, again=True,
                             pinned=routing.manual([ana.pubkey])).handoff_id
-    assert dispatch.due_ids(NOW + 30, settings=settings) == [later]
+    assert scan.due_ids(NOW + 30, settings=settings) == [later]
     assert len(run(settings, NOW + 30)) == 1
 
 
@@ -295,7 +295,7 @@ def test_handoffs_of_resolved_disputes_do_not_hold_back_the_others(make_dispute,
     settings = esc_settings(solvers=[ana.write()])
     assert len(run(settings)) == 1 and status(good) == "dispatched"
     assert len(events("escalation_superseded")) == 150
-    assert dispatch.due_ids(NOW + 30, settings=settings) == []
+    assert scan.due_ids(NOW + 30, settings=settings) == []
 
 
 def test_a_cycle_smaller_than_the_backlog_still_reaches_every_handoff(make_dispute, esc_settings,
@@ -308,7 +308,7 @@ def test_a_cycle_smaller_than_the_backlog_still_reaches_every_handoff(make_dispu
     settings = esc_settings(solvers=[bo.read()])
     cycles = 0
     while status(routable) == "pending":
-        dispatch.dispatch_due(NOW + cycles, settings=settings, signer=signer, limit=5)
+        scan.dispatch_due(NOW + cycles, settings=settings, signer=signer, limit=5)
         cycles += 1
     assert cycles == 3  # 5 + 5 + 3: parked handoffs are never looked at twice
 
@@ -332,11 +332,11 @@ def test_a_handoff_that_raises_is_pushed_back_and_the_others_go_out(make_dispute
     settings = esc_settings(solvers=[ana.write()])
     assert len(run(settings)) == 1
     assert (status(h_bad), status(h_good)) == ("pending", "dispatched")
-    assert EscalationHandoff.get_by_id(h_bad).next_attempt_at == NOW + dispatch.ERROR_BACKOFF_S
+    assert EscalationHandoff.get_by_id(h_bad).next_attempt_at == NOW + scan.ERROR_BACKOFF_S
     assert Outbox.select().count() == 1  # the failed attempt left nothing behind
     assert run(settings, NOW + 30) == []
     monkeypatch.setattr(package, "dm_body", real)
-    assert len(run(settings, NOW + dispatch.ERROR_BACKOFF_S)) == 1
+    assert len(run(settings, NOW + scan.ERROR_BACKOFF_S)) == 1
 
 
 def test_with_the_dispatcher_disabled_only_manual_escalations_go_out(make_dispute, run,

@@ -8,7 +8,7 @@ from nostr_sdk import PublicKey
 
 from serbero.db.models import AuditEvent, Outbox
 from serbero.errors import NotFound
-from serbero.escalation import dispatch, manual
+from serbero.escalation import manual, scan
 from serbero.escalation.manual import EscalationRefused
 from serbero.escalation.models import EscalationHandoff
 from tests.escalation.conftest import NOW
@@ -69,7 +69,7 @@ def test_named_recipients_override_the_routing_and_are_pinned(make_dispute, esc_
     result = manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW,
                              to=[npub])
     assert (result.route.kind, result.route.recipients) == ("manual", (bo.pubkey,))
-    ids = dispatch.dispatch_due(NOW, settings=settings, signer=signer)
+    ids = scan.dispatch_due(NOW, settings=settings, signer=signer)
     assert [Outbox.get_by_id(i).recipient for i in ids] == [bo.pubkey]
 
 
@@ -78,7 +78,7 @@ def test_a_repeat_returns_the_first_handoff_and_who_got_it(make_dispute, esc_set
     d = make_dispute()
     settings = esc_settings(solvers=[ana.write()])
     first = manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW)
-    dispatch.dispatch_due(NOW, settings=settings, signer=signer)
+    scan.dispatch_due(NOW, settings=settings, signer=signer)
     before = written()
     repeat = manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW + 1,
                              note="again?")
