@@ -134,7 +134,7 @@ def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
         return _unroutable(h, event, pkg, route=route, settings=settings, now=now)
     attempt = h.attempts + 1
     if not claim(h, at=now, token=token, status=SENDING, attempts=attempt, route=route.kind,
-                 recipients=compact(list(route.recipients)), dispute_id=pkg.dispute_id,  # type: ignore[arg-type]
+                 recipients=compact(list(route.recipients)), dispute_id=pkg.dispute_id,
                  session_id=pkg.session_id, trigger=pkg.trigger, retry_token=None,
                  next_attempt_at=None):
         return _skip(h, "lost_race", now)

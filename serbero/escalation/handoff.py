@@ -126,7 +126,7 @@ def _write(package: HandoffPackage, *, recommended_id: int | None, key: str | No
         handoff_event_id=event.id, recommended_event_id=recommended_id, dedup_key=key,
         dispute_id=package.dispute_id, session_id=package.session_id, trigger=package.trigger,
         status=PENDING, route=pinned.kind if pinned else None,
-        recipients=compact(list(pinned.recipients)) if pinned else None,  # type: ignore[arg-type]
+        recipients=compact(list(pinned.recipients)) if pinned else None,
         requested_by=requested_by, next_attempt_at=now, created_at=now, updated_at=now,
     ).on_conflict_ignore().as_rowcount().execute()
     if not inserted:

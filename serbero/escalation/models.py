@@ -101,7 +101,7 @@ class EscalationDm(BaseModel):
         table_name = "escalation_dms"
 
 
-def compact(doc: dict[str, Any]) -> str:
+def compact(doc: dict[str, Any] | list[Any]) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -52,9 +52,11 @@ def delay_s(attempts: int) -> int:
 def fail_attempt(handoff: EscalationHandoff, *, now: int, reason: str) -> Retry | None:
     """Mark the current attempt `send_failed` (dispatch row, audit row) and schedule the next
     one with a fresh token, or give up after MAX_ATTEMPTS. Call inside a transaction."""
-    give_up = handoff.attempts >= MAX_ATTEMPTS
-    token = None if give_up else uuid.uuid4().hex
-    at = None if give_up else now + delay_s(handoff.attempts)
+    retry = None
+    if handoff.attempts < MAX_ATTEMPTS:
+        retry = Retry(handoff.handoff_event_id, uuid.uuid4().hex,
+                      now + delay_s(handoff.attempts))
+    token, at = (retry.token, retry.at) if retry else (None, None)
     if not claim(handoff, at=now, status=SEND_FAILED, retry_token=token, next_attempt_at=at):
         return None
     dispatch = EscalationDispatch.get_or_none(
@@ -69,11 +71,11 @@ def fail_attempt(handoff: EscalationHandoff, *, now: int, reason: str) -> Retry 
            reason=reason[:300], retry_at=at)
     extra = {"dispute_id": handoff.dispute_id, "handoff_id": handoff.handoff_event_id,
              "attempt": handoff.attempts, "retry_at": at}
-    if give_up:
+    if retry is None:
         log.error("phase4_send_failed — giving up; use `serbero escalate --again`", extra=extra)
-        return None
-    log.warning("phase4_send_failed — re-dispatch scheduled", extra=extra)
-    return Retry(handoff.handoff_event_id, token, at)  # type: ignore[arg-type]
+    else:
+        log.warning("phase4_send_failed — re-dispatch scheduled", extra=extra)
+    return retry
 
 
 def scheduled_for_dm(outbox_id: int) -> Retry | None:
