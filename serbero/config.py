@@ -98,8 +98,9 @@ class MostroSection:
     transport: str = field(default="auto", metadata=_check(_transport_choice))
     #: Proof of work of take requests, in bits; -1 mines what the node announces.
     pow_bits: int = field(default=-1, metadata=_check(_pow_bits))
-    #: Takes are refused on a node demanding more work than this (24 bits is ~16 s of mining).
-    max_pow_bits: int = field(default=24, metadata=_check(_pow_cap))
+    #: Takes are refused on a node demanding more work than this: 20 bits is ~1 s of mining,
+    #: and a request must reach the node within 10 s of being stamped.
+    max_pow_bits: int = field(default=20, metadata=_check(_pow_cap))
     #: Seconds a take request waits for `admin-took-dispute` or `cant-do`.
     take_timeout_seconds: int = field(default=30, metadata=_check(_positive))
 

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 INFO_KIND = 38385
 RELAY_LIST_KIND = 10002
-#: Proof of work above this many bits is refused unless configured: 24 bits is ~16 s of mining.
-DEFAULT_MAX_POW_BITS = 24
+#: Proof of work above this many bits is refused unless configured: 20 bits is ~1 s of mining
+#: on one core (24 bits, ~16 s, would outlive mostrod's 10 s freshness window).
+DEFAULT_MAX_POW_BITS = 20
 #: Serbero-key check outcomes; only OURS and ABSENT allow taking disputes.
 OURS, ABSENT, FOREIGN, MALFORMED = "ours", "absent", "foreign", "malformed"
 AUTO = "auto"

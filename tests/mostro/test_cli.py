@@ -103,7 +103,7 @@ def doc(**mostro):
 def test_mostro_settings_default_to_following_the_node():
     settings = config.from_mapping(doc(), {})
     assert (settings.mostro.transport, settings.mostro.pow_bits, settings.mostro.max_pow_bits,
-            settings.mostro.take_timeout_seconds) == ("auto", -1, 24, 30)
+            settings.mostro.take_timeout_seconds) == ("auto", -1, 20, 30)
 
 
 @pytest.mark.parametrize(("values", "message"), [

@@ -300,3 +300,27 @@ def test_a_permanent_publish_failure_marks_the_request_unsent(record_dispute, be
                           now=int(time.time())) == "failed"
     request = take.latest(dispute_id)
     assert request.status == "unsent" and "blocked" in request.reason
+
+
+def fake_clock(monkeypatch, *readings):
+    ticks = iter(readings)
+    monkeypatch.setattr("serbero.clock.now", lambda: next(ticks))
+
+
+def test_a_request_mined_too_slowly_is_restamped_ahead_by_the_mining_time(
+        record_dispute, begin, monkeypatch, node_keys):
+    # Given mining that takes 10 s the first time (stale for mostrod) and 2 s the second
+    dispute_id = record_dispute()
+    fake_clock(monkeypatch, 1000, 1010, 1010, 1012)
+    start = begin(dispute_id, now=1000)
+    # Then the request that goes out is the second one, stamped 10 s ahead
+    assert start.outcome == "sent"
+    event = json.loads(Outbox.get_by_id(start.outbox_ids[0]).event_json)
+    assert event["created_at"] == 1020
+
+
+def test_a_request_that_cannot_be_mined_in_time_is_not_sent(record_dispute, begin, monkeypatch):
+    dispute_id = record_dispute()
+    fake_clock(monkeypatch, 1000, 1030, 1030, 1090, 1090, 1300)
+    assert begin(dispute_id, now=1000).outcome == "pow_too_slow"
+    assert TakeRequest.select().count() == 0 and Outbox.select().count() == 0
