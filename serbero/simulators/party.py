@@ -92,9 +92,11 @@ class SimulatedParty:
         except EventRejected as rejected:
             self.rejected.append(f"mostro:{rejected.reason}")
             return
+        assert self.client is not None
+        if self.chat_keys is not None:  # a takeover: follow the new solver's channel instead
+            await self.client.unsubscribe(SUB_CHAT)
         self.solver_pubkey, self.order_id = notice.peer.pubkey, notice.order_id
         self.chat_keys = chat.derive_chat_keys(self.keys.secret_key().to_hex(), notice.peer.pubkey)
-        assert self.client is not None
         since = int(time.time()) - LOOKBACK_S
         await self.client.subscribe(ReqTarget.auto([chat.subscription_filter(self.chat_keys,
                                                                              since)]), id=SUB_CHAT)
