@@ -60,10 +60,26 @@ def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def open_db(settings: config.Settings) -> None:
+def open_db(settings: config.Settings, *, create: bool = True, upgrade: bool = True) -> None:
+    """Bind the models to the deployment's database, applying missing migrations if `upgrade`.
+
+    With `create=False` a database that does not exist yet is an error: an inspection command
+    run with a mistyped path must not leave an empty database behind.
+    """
     from serbero.db import migrate, open_database
 
-    migrate(open_database(settings.db_url))
+    url = settings.db_url
+    if not create and url.startswith("sqlite:"):
+        path = Path(url.split(":///", 1)[-1].split("?", 1)[0])
+        if not path.exists():
+            raise SerberoError(f"no database at {path}; check [serbero].db_path or "
+                               "SERBERO_DB_URL (or start Serbero, or run `serbero migrate`).")
+    db = open_database(url)
+    if not create and not db.table_exists("disputes"):
+        raise SerberoError(f"no Serbero tables in {config.redact_url(url)}; "
+                           "run `serbero migrate`.")
+    if upgrade:
+        migrate(db)
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -284,7 +300,7 @@ def disputes_list(config_path: Path | None, state: str | None, limit: int) -> No
     from serbero.disputes.queries import list_disputes
     from serbero.nostr.keys import short
 
-    open_db(load_settings(config_path))
+    open_db(load_settings(config_path), create=False)
     rows = [("DISPUTE", "STATE", "MOSTRO STATUS", "INITIATOR", "ASSIGNED", "DETECTED (UTC)")]
     rows += [(d.dispute_id, d.lifecycle_state, d.dispute_status, d.initiator_role,
               short(d.assigned_solver) if d.assigned_solver else "-", _when(d.detected_at))
@@ -309,7 +325,7 @@ def disputes_show(config_path: Path | None, dispute_id: str) -> None:
     """
     from serbero.disputes.queries import get_dispute, timeline
 
-    open_db(load_settings(config_path))
+    open_db(load_settings(config_path), create=False)
     d = get_dispute(dispute_id)
     for label, value in [
         ("dispute_id", d.dispute_id), ("lifecycle_state", d.lifecycle_state),

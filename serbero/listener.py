@@ -118,6 +118,7 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
         self.cursor.flush(clock.now())
+        await heartbeat.forget(self)
         if self.client is not None:
             await self.client.shutdown()
         log.info("listener_stopped", extra={"cursor": self.cursor.saved})

@@ -4,6 +4,7 @@ for `serbero run` (the embedded broker). Imported before any actor module."""
 from __future__ import annotations
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
@@ -14,6 +15,8 @@ from serbero import config
 POLL_CAP_MS = 100
 #: A worker silent this long is presumed dead and its unacked messages are requeued (ms).
 HEARTBEAT_TIMEOUT_MS = 30_000
+#: Seconds any Redis command may take before it fails.
+REDIS_TIMEOUT_S = 5
 #: Commands per million that run queue maintenance (1 %: crashed workers' jobs come back soon).
 MAINTENANCE_CHANCE = 10_000
 
@@ -27,7 +30,10 @@ class SerberoRedisBroker(RedisBroker):
 
 def build(redis_url: str | None, namespace: str) -> dramatiq.Broker:
     if redis_url:
-        return SerberoRedisBroker(url=redis_url, namespace=namespace,
+        # Timeouts: a Redis that stops answering must fail an enqueue, not freeze the listener.
+        pool = redis.ConnectionPool.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                                             socket_connect_timeout=REDIS_TIMEOUT_S)
+        return SerberoRedisBroker(client=redis.Redis(connection_pool=pool), namespace=namespace,
                                   heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
                                   maintenance_chance=MAINTENANCE_CHANCE)
     return StubBroker()

@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from serbero import config, logs
-from serbero.cli import cli, config_option, domain_errors, load_settings
-from serbero.errors import ConfigError, SerberoError
+from serbero.cli import cli, config_option, domain_errors, load_settings, open_db
+from serbero.errors import ConfigError
 from serbero.ops.http import Endpoint, bind, guarded, require_token_off_loopback
 
 DEFAULT_DASHBOARD_PORT = 8089
@@ -45,21 +45,6 @@ def _serve(endpoint: Endpoint, what: str, url: str) -> None:
     sys.stdout.flush()
     endpoint.serve_forever()
     click.echo(f"{what} stopped")
-
-
-def _open_database(settings: config.Settings) -> None:
-    """Bind the models to the deployment's database without creating or migrating anything."""
-    from serbero.db import open_database
-
-    url = settings.db_url
-    if url.startswith("sqlite:"):
-        path = Path(url.split(":///", 1)[-1].split("?", 1)[0])
-        if not path.exists():
-            raise SerberoError(f"no database at {path}; check [serbero].db_path or "
-                               "SERBERO_DB_URL (or start Serbero, or run `serbero migrate`).")
-    db = open_database(url)
-    if not db.table_exists("disputes"):
-        raise SerberoError(f"no Serbero tables in {config.redact_url(url)}; run `serbero migrate`.")
 
 
 def _queues(settings: config.Settings) -> tuple[list[str], float]:
@@ -121,7 +106,7 @@ def status(config_path: Path | None, as_json: bool) -> None:
     from serbero.ops.status import as_dict, render
 
     settings = load_settings(config_path)
-    _open_database(settings)
+    open_db(settings, create=False, upgrade=False)
     names, alive_within_s = _queues(settings)
     snap = snapshot.take(settings, names, alive_within_s=alive_within_s)
     if as_json:
@@ -157,7 +142,7 @@ def metrics(config_path: Path | None, host: str, port: int) -> None:
                                what="the metrics endpoint")
     settings = load_settings(config_path)
     sock = bind(host, port)
-    _open_database(settings)
+    open_db(settings, create=False, upgrade=False)
     names, alive_within_s = _queues(settings)
     collector = SerberoCollector(settings, names, alive_within_s=alive_within_s)
     endpoint = Endpoint(guarded(metrics_app(collector), token, realm="serbero metrics"), sock,

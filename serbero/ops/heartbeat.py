@@ -104,6 +104,19 @@ async def beat(listener: Listener) -> bool:
     return True
 
 
+async def forget(listener: Listener) -> None:
+    """Remove `listener`'s heartbeat as it stops, so status shows it down at once."""
+    state = _beating.pop(listener, None)
+    if state is None or not listener.settings.redis_url:
+        return
+    try:
+        client = redis_store.client(listener.settings.redis_url)
+        await asyncio.to_thread(client.delete,
+                                _prefix(listener.settings.redis_namespace) + state.listener_id)
+    except Exception as exc:
+        log.warning("listener_heartbeat_not_removed", extra={"error": str(exc)})
+
+
 def read(client: redis.Redis, namespace: str) -> list[Heartbeat]:
     """The heartbeats of every listener alive in the last BEAT_TTL_S, newest first."""
     pattern = redis_store.glob_escape(_prefix(namespace)) + "*"

@@ -98,6 +98,8 @@ def test_status_shows_the_deployment_at_a_glance(nostr_loop, relay, mostro, make
             tmp_path / "status.toml", settings))])
     finally:
         serving.stop()
+    # A stopped listener takes its heartbeat with it
+    assert heartbeat.read(redis_client, settings.redis_namespace) == []
     # Then one line per concern tells the story
     assert result.exit_code == 0, result.output
     out = result.stdout

@@ -92,3 +92,13 @@ def test_migrate_is_safe_to_repeat(tmp_path, config_file):
 def test_demo_rejects_silly_sizes():
     result = CliRunner().invoke(cli, ["demo", "--disputes", "0"])
     assert result.exit_code == 2
+
+
+def test_inspecting_a_mistyped_database_path_creates_nothing(tmp_path, config_file):
+    path, _ = config_file
+    missing = tmp_path / "typo" / "serbero.db"
+    result = CliRunner(env={"SERBERO_DB_URL": f"sqlite:///{missing}"}).invoke(
+        cli, ["disputes", "list", "-c", str(path)])
+    assert result.exit_code == 1
+    assert f"Error: no database at {missing}" in result.stderr
+    assert not missing.exists()
