@@ -25,10 +25,10 @@ def write_config(path, *, serbero_keys, solvers, enabled=True, fallback=False):
 @pytest.fixture
 def escalate(tmp_path, backend, db, broker, serbero_keys, ana, bo):
     """`escalate(*args, solvers=…)`: run the CLI on the test database (SQLite, PostgreSQL)."""
-    def invoke(*args, solvers=None, group="escalate"):
+    def invoke(*args, solvers=None, group="escalate", env=()):
         path = write_config(tmp_path / "config.toml", serbero_keys=serbero_keys,
                             solvers=solvers if solvers is not None else [ana.write(), bo.read()])
-        runner = CliRunner(env={"SERBERO_DB_URL": db.url})
+        runner = CliRunner(env={"SERBERO_DB_URL": db.url, **dict(env)})
         return runner.invoke(cli, [*group.split(), *args, "-c", str(path)])
     return invoke
 
@@ -164,3 +164,13 @@ def test_escalations_list_shows_a_handoff_the_dispatcher_has_not_seen_yet(make_d
     assert listing.exit_code == 0, listing.output
     assert listing.stdout.splitlines()[1].split()[1:5] == \
         [d.dispute_id, "fraud_indicator", "pending", "-"]
+
+
+def test_without_redis_escalate_says_the_running_daemon_will_dispatch_it(make_dispute, escalate,
+                                                                          broker):
+    d = make_dispute()
+    result = escalate(d.dispute_id, env={"SERBERO_REDIS_URL": ""})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "no SERBERO_REDIS_URL: `serbero run` dispatches it within 30 s (its dispatcher scan).")
+    assert queued(broker) == [] and EscalationHandoff.select().count() == 1
