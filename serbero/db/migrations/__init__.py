@@ -37,15 +37,19 @@ def available() -> list[tuple[int, ModuleType]]:
     return sorted(found, key=lambda item: item[0])
 
 
-def current_version(db: Database) -> int:
+def applied_versions(db: Database) -> set[int]:
     if "schema_version" not in db.get_tables():
-        return 0
-    row = db.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()
-    return row[0] or 0
+        return set()
+    return {v for (v,) in db.execute_sql("SELECT version FROM schema_version").fetchall()}
+
+
+def current_version(db: Database) -> int:
+    return max(applied_versions(db), default=0)
 
 
 def migrate(db: Database) -> list[int]:
-    """Apply every missing migration, each in its own transaction; return the versions applied."""
+    """Apply every migration not yet recorded, in version order, each in its own transaction
+    (a lower version that lands after a higher one still runs); return the versions applied."""
     dialect = DIALECT["sqlite" if is_sqlite(db) else "postgres"]
     db.execute_sql(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT)"
@@ -55,7 +59,7 @@ def migrate(db: Database) -> list[int]:
         with db.atomic():
             if not is_sqlite(db):
                 db.execute_sql(f"SELECT pg_advisory_xact_lock({db.param})", (PG_MIGRATION_LOCK,))
-            if current_version(db) >= version:
+            if version in applied_versions(db):
                 continue  # applied earlier, or by a process that started at the same time
             for statement in module.STATEMENTS:
                 db.execute_sql(statement.format(**dialect))

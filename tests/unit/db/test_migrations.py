@@ -40,3 +40,22 @@ def test_processes_starting_together_migrate_once(tmp_path):
 def test_the_schema_is_the_same_on_postgres(pg_db, db):
     assert set(pg_db.get_tables()) == set(db.get_tables()) - {"sqlite_sequence"}
     assert migrate(pg_db) == []
+
+
+def test_a_migration_that_lands_after_a_higher_one_still_runs(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from serbero.db import migrations
+
+    def step(name):
+        return SimpleNamespace(__name__=name, STATEMENTS=[f"CREATE TABLE {name} (id {{pk}})"])
+
+    db = open_database(sqlite_url(tmp_path / "late.db"), bind=False)
+    monkeypatch.setattr(migrations, "available", lambda: [(1, step("a")), (3, step("c"))])
+    assert migrate(db) == [1, 3]
+    # a branch merged later brings version 2
+    monkeypatch.setattr(migrations, "available",
+                        lambda: [(1, step("a")), (2, step("b")), (3, step("c"))])
+    assert migrate(db) == [2]
+    assert {"a", "b", "c"} <= set(db.get_tables())
+    assert migrate(db) == []
