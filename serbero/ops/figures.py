@@ -17,6 +17,7 @@ from serbero.db.connection import database
 from serbero.db.models import AuditEvent, Dispute, Notification, ProcessedInput
 from serbero.disputes import lifecycle, notices
 from serbero.disputes.ingest import INPUT_KIND
+from serbero.escalation.models import WAITING, EscalationDispatch, EscalationHandoff
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,6 @@ _LATENCY_SQL = (
     f" WHERE n.notif_type = '{notices.INITIAL}'"
     " AND o.sent_at_ms IS NOT NULL AND d.detected_at_ms IS NOT NULL"
 )
-_AWAITING_DISPATCH_SQL = (
-    "SELECT h.id, h.occurred_at FROM mediation_events h"
-    " WHERE h.kind = 'handoff_prepared' AND NOT EXISTS ("
-    "SELECT 1 FROM escalation_dispatches x"
-    " WHERE x.handoff_event_id = h.id AND x.status = 'dispatched')"
-)
 
 
 @dataclass(frozen=True)
@@ -59,10 +54,10 @@ class Unattended:
 class Handoffs:
     """Escalation handoffs; present only once the escalation tables exist."""
 
-    awaiting_dispatch: int  # handoff_prepared rows not yet delivered to anyone (DISP-3 and retries)
+    awaiting_dispatch: int  # handoffs no human has received yet (escalation.models.WAITING)
     oldest_awaiting_at: int | None
     dispatches_by_status: dict[str, int]
-    handoffs_by_status: dict[str, int] | None  # escalation_handoffs.status, when that table exists
+    handoffs_by_status: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -120,28 +115,20 @@ def escalations_by_trigger() -> dict[str, int]:
 
 def handoffs() -> Handoffs | None:
     """Handoff figures, or None while the escalation migration has not been applied."""
-    db = database
-    if not db.table_exists("escalation_dispatches"):
+    if not database.table_exists(EscalationHandoff._meta.table_name):
         return None
-    parse_failed = set()
-    for (payload,) in (AuditEvent.select(AuditEvent.payload_json)
-                       .where(AuditEvent.kind == "escalation_dispatch_parse_failed").tuples()):
-        try:
-            parse_failed.add(int(json.loads(payload)["handoff_event_id"]))
-        except (ValueError, KeyError, TypeError):
-            continue
-    awaiting = [at for hid, at in db.execute_sql(_AWAITING_DISPATCH_SQL).fetchall()
-                if hid not in parse_failed]
-    dispatches = dict(db.execute_sql(
-        "SELECT status, COUNT(*) FROM escalation_dispatches GROUP BY status").fetchall())
-    by_status = None
-    if db.table_exists("escalation_handoffs"):
-        by_status = dict(db.execute_sql(
-            "SELECT status, COUNT(*) FROM escalation_handoffs GROUP BY status").fetchall())
-    return Handoffs(
-        awaiting_dispatch=len(awaiting), oldest_awaiting_at=min(awaiting, default=None),
-        dispatches_by_status=dict(sorted(dispatches.items())),
-        handoffs_by_status=None if by_status is None else dict(sorted(by_status.items())))
+    count, oldest = (EscalationHandoff
+                     .select(fn.COUNT(EscalationHandoff.handoff_event_id),
+                             fn.MIN(EscalationHandoff.created_at))
+                     .where(EscalationHandoff.status.in_(WAITING)).tuples().get())
+    handoff, dispatch = EscalationHandoff, EscalationDispatch
+    by_status = dict(handoff.select(handoff.status, fn.COUNT(handoff.handoff_event_id))
+                     .group_by(handoff.status).tuples())
+    dispatches = dict(dispatch.select(dispatch.status, fn.COUNT(dispatch.dispatch_id))
+                      .group_by(dispatch.status).tuples())
+    return Handoffs(awaiting_dispatch=count, oldest_awaiting_at=oldest,
+                    dispatches_by_status=dict(sorted(dispatches.items())),
+                    handoffs_by_status=dict(sorted(by_status.items())))
 
 
 def latency() -> Latency:

@@ -102,7 +102,7 @@ def _redis_lines(snap: Snapshot) -> list[str]:
 def _handoffs_text(snap: Snapshot, now: float) -> str:
     h = snap.handoffs
     if h is None:
-        return "escalation not installed (no escalation_dispatches table)"
+        return "escalation tables missing; run `serbero migrate`"
     text = f"{h.awaiting_dispatch} awaiting dispatch"
     if h.oldest_awaiting_at is not None:
         text += f" (oldest {ago(now - h.oldest_awaiting_at)} ago)"

@@ -167,44 +167,38 @@ def test_status_without_a_database_is_a_clear_error_and_creates_none(tmp_path, m
     assert not (tmp_path / "serbero.db").exists()
 
 
-ESCALATION_TABLES = ("escalation_dms", "escalation_handoffs", "escalation_dispatches")
-SPEC_DISPATCHES = """
-    CREATE TABLE escalation_dispatches (
-        dispatch_id TEXT PRIMARY KEY, dispute_id TEXT NOT NULL, session_id TEXT,
-        handoff_event_id BIGINT NOT NULL, target_solver TEXT NOT NULL,
-        dispatched_at BIGINT NOT NULL, created_at BIGINT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'dispatched', fallback_broadcast INTEGER NOT NULL DEFAULT 0)
-"""
-
-
 def test_pending_handoffs_before_and_after_the_escalation_tables(db, config_file):
+    from serbero.db.migrations import DIALECT, v0003_escalation
+    from serbero.escalation.models import EscalationDispatch, EscalationHandoff
+
     now = clock.now()
     seed_dispute("d-esc", "notified", detected_at=now - HOUR)
-    # Before the escalation migration: status still works and says so
-    for table in ESCALATION_TABLES:
-        database.execute_sql(f"DROP TABLE IF EXISTS {table}")
+    # Before the escalation migration: status still works and says what to do
+    for table in ("escalation_dms", "escalation_handoffs", "escalation_dispatches"):
+        database.execute_sql(f"DROP TABLE {table}")
     before = CliRunner(env={"SERBERO_REDIS_URL": ""}).invoke(cli, ["status", "-c",
                                                                    str(config_file)])
     assert before.exit_code == 0, before.output
-    assert re.search(r"^handoffs\s+escalation not installed \(no escalation_dispatches table\)$",
+    assert re.search(r"^handoffs\s+escalation tables missing; run `serbero migrate`$",
                      before.stdout, re.M)
-    # After it: three handoffs, one delivered, one whose send failed, one that did not parse
-    database.execute_sql(SPEC_DISPATCHES)
-    delivered, failed, broken = (audit("handoff_prepared", dispute_id="d-esc", at=at).id
-                                 for at in (now - 1200, now - 600, now - 300))
-    audit("escalation_dispatch_parse_failed", dispute_id="d-esc", at=now,
-          handoff_event_id=broken, reason="deserialize_failed")
-    for dispatch_id, handoff, status in (("x1", delivered, "dispatched"),
-                                         ("x2", failed, "send_failed")):
-        database.execute_sql(
-            "INSERT INTO escalation_dispatches (dispatch_id, dispute_id, handoff_event_id, "
-            "target_solver, dispatched_at, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (dispatch_id, "d-esc", handoff, "a" * 64, now, now, status))
+    # After it: handoffs in every state; waiting = pending, sending, send_failed, unroutable
+    for statement in v0003_escalation.STATEMENTS:
+        if "idx_mediation_events_kind" not in statement:  # that index survived the drop
+            database.execute_sql(statement.format(**DIALECT["sqlite"]))
+    ids = []
+    for status, age in [("dispatched", 1500), ("send_failed", 600), ("unroutable", 300),
+                        ("superseded", 1800), ("parse_failed", 2000)]:
+        ids.append(audit("handoff_prepared", dispute_id="d-esc", at=now - age).id)
+        EscalationHandoff.create(handoff_event_id=ids[-1], dispute_id="d-esc", status=status,
+                                 created_at=now - age, updated_at=now)
+    EscalationDispatch.create(dispatch_id="x1", dispute_id="d-esc", handoff_event_id=ids[0],
+                              target_solver="a" * 64, dispatched_at=now, created_at=now)
     after = CliRunner(env={"SERBERO_REDIS_URL": ""}).invoke(cli, ["status", "-c",
                                                                   str(config_file)])
     assert after.exit_code == 0, after.output
-    assert re.search(r"^handoffs\s+1 awaiting dispatch \(oldest 10m\d\ds ago\); dispatches: "
-                     r"dispatched 1, send_failed 1$", after.stdout, re.M), after.stdout
+    assert re.search(r"^handoffs\s+2 awaiting dispatch \(oldest 10m\d\ds ago\); dispatches: "
+                     r"dispatched 1; handoffs: dispatched 1, parse_failed 1, send_failed 1, "
+                     r"superseded 1, unroutable 1$", after.stdout, re.M), after.stdout
 
 
 @pytest.mark.postgres
