@@ -18,12 +18,13 @@ from datetime import timedelta
 
 from nostr_sdk import Client, Filter, Kind, PublicKey, ReqTarget, Timestamp
 
-from serbero import clock, metrics
+from serbero import clock
 from serbero.config import Settings
 from serbero.cursor import ResumeCursor
 from serbero.dedup import SeenFilter
 from serbero.disputes.events import DISPUTE_KIND, parse_dispute_event
 from serbero.errors import EventRejected
+from serbero.mostro import daemon as mostro_daemon
 from serbero.nostr.relays import open_client
 from serbero.ops import counters, heartbeat
 from serbero.ticker import Ticker
@@ -43,9 +44,11 @@ LOOP_INTERVAL_S = 0.5
 
 class Listener:
     def __init__(self, settings: Settings, *, enqueue: Callable[[str], None], seen: SeenFilter,
-                 cursor: ResumeCursor | None = None) -> None:
+                 cursor: ResumeCursor | None = None,
+                 enqueue_mostro: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.enqueue = enqueue
+        self.enqueue_mostro = enqueue_mostro
         self.seen = seen
         self.cursor = cursor or ResumeCursor(CURSOR_NAME,
                                              overlap_s=settings.timeouts.resume_overlap_seconds)
@@ -68,40 +71,61 @@ class Listener:
                                           id=SUBSCRIPTION_ID)
         log.info("subscribed to dispute events", extra={
             "kind": DISPUTE_KIND, "ok": len(out.success), "failed": len(out.failed)})
+        if self.enqueue_mostro is not None:
+            await self.client.subscribe(ReqTarget.auto(mostro_daemon.subscription_filters(
+                self.settings, clock.now())), id=mostro_daemon.SUBSCRIPTION_ID)
         self._consumer = asyncio.create_task(self._consume(stream))
 
     async def _consume(self, stream) -> None:
         while (notification := await stream.next()) is not None:
             if notification.is_new_event() and notification.subscription_id == SUBSCRIPTION_ID:
                 self.handle(notification.event.as_json())
+            elif (notification.is_new_event()
+                  and notification.subscription_id == mostro_daemon.SUBSCRIPTION_ID):
+                self.handle_mostro(notification.event.as_json())
 
     def handle(self, raw: str) -> str:
-        """Check one event and hand it to the queue once; return what happened to it."""
+        """Check one dispute event and hand it to the queue once; return what happened to it."""
         now = clock.now()
         try:
             event = parse_dispute_event(raw, mostro_pubkey=self.settings.mostro_pubkey, now=now)
         except EventRejected as rejected:
-            metrics.EVENTS_REJECTED.labels(reason=rejected.reason).inc()
-            counters.count_rejection(self.settings, rejected.reason)
-            log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
-                                                         "detail": rejected.detail})
-            return f"rejected:{rejected.reason}"
-        if not self.seen.first_time(event.event_id):
-            return "duplicate"
+            return self._rejected(rejected, "dispute_event_rejected")
         # Tracked before enqueueing: if the queue fails, the cursor still holds this event back
         # and the next reconcile hands it over again.
         self.cursor.track(event.event_id, event.created_at, now)
+        outcome = self._hand_over(event.event_id, raw, self.enqueue)
+        if outcome == "enqueued":
+            self.last_event_at = time.time()
+            log.info("dispute event received", extra={
+                "dispute_id": event.dispute_id, "status": event.status,
+                "event_id": event.event_id})
+        return outcome
+
+    def handle_mostro(self, raw: str) -> str:
+        """Hand an event for the Mostro layer (node info, replies to Serbero) to the queue once."""
+        assert self.enqueue_mostro is not None
         try:
-            self.enqueue(raw)
+            event_id = mostro_daemon.precheck(raw, self.settings)
+        except EventRejected as rejected:
+            return self._rejected(rejected, "mostro_event_rejected", prefix="mostro_")
+        return self._hand_over(event_id, raw, self.enqueue_mostro)
+
+    def _hand_over(self, event_id: str, raw: str, enqueue: Callable[[str], None]) -> str:
+        if not self.seen.first_time(event_id):
+            return "duplicate"
+        try:
+            enqueue(raw)
         except Exception:
-            self.seen.forget(event.event_id)
-            log.exception("enqueue_failed", extra={"event_id": event.event_id})
+            self.seen.forget(event_id)
+            log.exception("enqueue_failed", extra={"event_id": event_id})
             return "enqueue_failed"
-        metrics.EVENTS_RECEIVED.inc()
-        self.last_event_at = time.time()
-        log.info("dispute event received", extra={
-            "dispute_id": event.dispute_id, "status": event.status, "event_id": event.event_id})
         return "enqueued"
+
+    def _rejected(self, rejected: EventRejected, event: str, prefix: str = "") -> str:
+        counters.count_rejection(self.settings, prefix + rejected.reason)
+        log.warning(event, extra={"reason": rejected.reason, "detail": rejected.detail[:120]})
+        return f"rejected:{rejected.reason}"
 
     async def reconcile(self) -> int:
         """Re-read recent events from the relays; return how many were new to the queue."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from serbero import clock, metrics
+from serbero import clock
 from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import Outbox
@@ -98,7 +98,6 @@ def publish(row_id: int, *, relay: Publisher, settings: Settings, now: int) -> s
         if _settle(row, SENT, sent_at=now, sent_at_ms=clock.now_ms(), attempts=Outbox.attempts + 1,
                    relays=json.dumps(list(outcome.accepted))):
             kind.on_sent(row, now, settings)
-            metrics.OUTBOX_PUBLISHED.labels(kind=row.kind, status=SENT).inc()
     return SENT
 
 
@@ -111,7 +110,6 @@ def _record_failure(row: Outbox, kind: OutboxKind, exc: PublishError, now: int) 
             final = error if exc.permanent else f"gave up after {attempts} attempts: {error}"
             if _settle(row, FAILED, attempts=attempts, last_error=final):
                 kind.on_failed(row, final, now)
-                metrics.OUTBOX_PUBLISHED.labels(kind=row.kind, status=FAILED).inc()
             log.warning("outbox_failed", extra={"outbox_id": row.id, "error": final})
             return FAILED
         (Outbox.update(attempts=attempts, last_error=error,

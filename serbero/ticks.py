@@ -12,6 +12,7 @@ from serbero import outbox
 from serbero.config import Settings
 from serbero.disputes import reminders
 from serbero.escalation import scan as escalation
+from serbero.mostro import daemon as mostro_daemon
 from serbero.runtime import Runtime
 
 #: Seconds between outbox re-publication scans.
@@ -38,6 +39,7 @@ JOBS: dict[str, Callable[[Runtime, int], list[int]]] = {
     "unnotified": _unnotified,
     "outbox": _outbox,
     "escalation": escalation.tick,
+    "mostro_takes": mostro_daemon.sweep,
 }
 
 
@@ -48,6 +50,7 @@ def periods(settings: Settings) -> dict[str, int]:
         "unnotified": UNNOTIFIED_PERIOD_S,
         "outbox": OUTBOX_PERIOD_S,
         "escalation": settings.escalation.dispatch_interval_seconds,
+        "mostro_takes": mostro_daemon.SWEEP_PERIOD_S,
     }
 
 

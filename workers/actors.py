@@ -10,6 +10,7 @@ import dramatiq
 
 from serbero import clock, outbox, ticks
 from serbero.disputes import ingest
+from serbero.mostro import daemon as mostro_daemon
 from workers.broker import broker
 from workers.context import runtime
 
@@ -24,6 +25,14 @@ def ingest_dispute_event(event_json: str) -> None:
     result = ingest.ingest(event_json, settings=rt.settings, signer=rt.signer, now=clock.now())
     for row_id in result.outbox_ids:
         publish_outbox_row.send(row_id)
+
+
+@dramatiq.actor(broker=broker, queue_name="events", max_retries=8, min_backoff=500,
+                max_backoff=60_000, time_limit=60_000)
+def ingest_mostro_event(event_json: str) -> None:
+    """Record the node's info event, or match a reply to Serbero's take request."""
+    rt = runtime()
+    mostro_daemon.handle(event_json, settings=rt.settings, signer=rt.signer, now=clock.now())
 
 
 @dramatiq.actor(broker=broker, queue_name="notify", max_retries=8, min_backoff=500,

@@ -35,6 +35,10 @@ class ProducerHooks:
         actors.ingest_dispute_event.send(event_json)
 
     @staticmethod
+    def enqueue_mostro_event(event_json: str) -> None:
+        actors.ingest_mostro_event.send(event_json)
+
+    @staticmethod
     def fire_tick(name: str, bucket: int) -> None:
         actors.run_tick.send(name, bucket)
 
@@ -61,7 +65,8 @@ def start_worker(threads: int = EMBEDDED_THREADS) -> dramatiq.Worker:
 def build_listener(settings: Settings) -> tuple[Listener, Ticker]:
     """The listener and ticker of this deployment, enqueueing through the configured broker."""
     hooks = producer_hooks(settings)
-    listener = Listener(settings, enqueue=hooks.enqueue_event, seen=hooks.seen)
+    listener = Listener(settings, enqueue=hooks.enqueue_event, seen=hooks.seen,
+                        enqueue_mostro=hooks.enqueue_mostro_event)
     return listener, Ticker(ticks.periods(settings), claim=hooks.claim, fire=hooks.fire_tick)
 
 

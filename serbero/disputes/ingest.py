@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from nostr_sdk import Keys
 
-from serbero import clock, metrics
+from serbero import clock
 from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import Dispute, ProcessedInput, Transition, audit
@@ -42,7 +42,6 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
     try:
         event = parse_dispute_event(raw, mostro_pubkey=settings.mostro_pubkey, now=now)
     except EventRejected as rejected:
-        metrics.EVENTS_REJECTED.labels(reason=rejected.reason).inc()
         counters.count_rejection(settings, rejected.reason)
         log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
                                                      "detail": rejected.detail})
@@ -58,7 +57,6 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
         result = _apply(event, settings, signer, now)
         (ProcessedInput.update(outcome=result.outcome)
          .where(ProcessedInput.key == event.event_id).execute())
-    metrics.EVENTS_APPLIED.labels(outcome=result.outcome).inc()
     return result
 
 
@@ -96,7 +94,6 @@ def _insert_if_new(event: DisputeEvent, now: int) -> bool:
         next_notify_at=now + INITIAL_RETRY_BASE_S if event.status == "initiated" else None,
     ).on_conflict_ignore().as_rowcount().execute()) == 1
     if inserted:
-        metrics.DISPUTES_DETECTED.inc()
         Transition.create(dispute=event.dispute_id, from_state=None, to_state=lifecycle.NEW,
                           transitioned_at=now, trigger=f"detected:{event.event_id}")
     return inserted

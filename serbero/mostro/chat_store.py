@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from serbero import metrics
 from serbero.db.connection import database
 from serbero.errors import EventRejected
 from serbero.mostro.chat import ChatKeys
@@ -71,7 +70,6 @@ def receive(raw: str, keys: ChatKeys, *, allowed_signers: Collection[str], now: 
         message = opener(raw, keys, allowed_signers=allowed_signers, now=now, guard=guard,
                          is_new_inner=is_new_inner)
     except EventRejected as rejected:
-        metrics.EVENTS_REJECTED.labels(reason=f"chat_{rejected.reason}").inc()
         log.warning("chat_message_rejected", extra={
             "reason": rejected.reason, "detail": rejected.detail[:120],
             "conversation": keys.conversation})

@@ -17,6 +17,7 @@ from serbero.disputes.events import load_verified_event
 from serbero.errors import EventRejected
 from serbero.mostro import inbox, info, take_timeouts
 from serbero.mostro.transport import MAX_EVENT_CHARS, V1_KIND, V2_KIND
+from serbero.ops import counters
 
 if TYPE_CHECKING:
     from serbero.runtime import Runtime
@@ -55,7 +56,10 @@ def precheck(raw: str, settings: Settings) -> str:
 
 def handle(raw: str, *, settings: Settings, signer: Keys, now: int) -> str:
     """The actor's one call: record an info event or apply a reply; never raises on input."""
-    return inbox.ingest(raw, signer=signer, mostro_pubkey=settings.mostro_pubkey, now=now)
+    outcome = inbox.ingest(raw, signer=signer, mostro_pubkey=settings.mostro_pubkey, now=now)
+    if outcome.startswith("rejected:"):
+        counters.count_rejection(settings, "mostro_" + outcome.removeprefix("rejected:"))
+    return outcome
 
 
 def sweep(rt: Runtime, now: int) -> list[int]:

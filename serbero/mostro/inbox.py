@@ -8,7 +8,6 @@ import logging
 
 from nostr_sdk import Filter, Keys, Kind, PublicKey, Timestamp
 
-from serbero import metrics
 from serbero.errors import EventRejected
 from serbero.mostro import info, take_replies
 from serbero.mostro.messages import loads
@@ -45,11 +44,11 @@ def ingest(raw: str, *, signer: Keys, mostro_pubkey: str, now: int) -> str:
             info.warn_if_foreign(node_info, signer.public_key().to_hex())
             return "info_recorded" if recorded else "info_unchanged"
         if kind in (V2_KIND, V1_KIND):
-            return take_replies.ingest_reply(raw, keys=signer, node_pubkey=mostro_pubkey,
-                                             now=now).outcome
+            reply = take_replies.ingest_reply(raw, keys=signer, node_pubkey=mostro_pubkey,
+                                              now=now)
+            return f"rejected:{reply.reason}" if reply.outcome == "rejected" else reply.outcome
         raise EventRejected("wrong_kind", str(kind)[:16])
     except EventRejected as rejected:
-        metrics.EVENTS_REJECTED.labels(reason=f"mostro_{rejected.reason}").inc()
         log.warning("mostro_event_rejected", extra={"reason": rejected.reason,
                                                     "detail": rejected.detail[:120]})
         return f"rejected:{rejected.reason}"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from nostr_sdk import Keys
 
-from serbero import metrics
 from serbero.db.connection import database
 from serbero.db.models import audit
 from serbero.errors import EventRejected
@@ -41,7 +40,6 @@ class ReplyOutcome:
 
 def _reject(reason: str, detail: str = "", *, dispute_id: str | None = None,
             request_id: int | None = None) -> ReplyOutcome:
-    metrics.EVENTS_REJECTED.labels(reason=f"mostro_{reason}").inc()
     log.warning("mostro_reply_rejected", extra={
         "reason": reason, "detail": detail[:120], "dispute_id": dispute_id,
         "request_id": request_id})

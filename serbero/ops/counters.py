@@ -1,9 +1,9 @@
 """Counters that must add up across processes and are not in the database: rejected events.
 
-An event is rejected in the listener or in any worker, so each process's own prometheus_client
-counter (serbero.metrics) only knows its share. Each rejection is also added to one Redis hash
-per deployment, which the metrics endpoint and `serbero status` read. With the embedded broker
-(no Redis) only the in-process counter exists.
+An event is rejected in the listener or in any worker, so a counter in one process's memory
+would know only its share. Each rejection is added to one Redis hash per deployment, which the
+metrics endpoint and `serbero status` read. With the embedded broker (no Redis) rejections are
+only logged.
 """
 
 from __future__ import annotations

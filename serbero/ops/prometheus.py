@@ -2,9 +2,9 @@
 notifications, rejected events and escalations and the detection → DM-published latency
 histogram, all computed at scrape time from the database and Redis.
 
-Computing at scrape time is what makes counters add up across processes: each worker's own
-prometheus_client counters (serbero.metrics) know only that worker's share, and are therefore
-not exported here. The registry is private, so this process's own Python metrics stay out too.
+Computing at scrape time is what makes counters add up across processes: a counter kept in
+each worker's memory would know only that worker's share. The registry is private, so this
+process's own Python metrics stay out too.
 """
 
 from __future__ import annotations

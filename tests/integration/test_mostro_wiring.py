@@ -1,0 +1,41 @@
+"""The Mostro layer inside the daemon: the listener's second subscription hands the node's info
+event and its replies to Serbero to the `events` queue, and a worker matches a take reply."""
+
+from serbero import clock
+from serbero.mostro import info, take
+from serbero.simulators.mostro_responder import MostroResponder
+from tests.integration.test_pipeline import Serving, wait_until
+from workers import actors
+from workers.embedded import build_listener
+
+
+def test_a_take_reply_reaches_the_request_through_listener_and_worker(
+        nostr_loop, relay, mostro, runtime, broker, worker):
+    responder = nostr_loop.run(
+        MostroResponder(mostro, pow_bits=4, pow_first_contact=8).connect([relay]), 10)
+    listener, _ = build_listener(runtime.settings)
+    serving = Serving(nostr_loop, listener)
+    try:
+        # The node announces itself; a worker records what the listener handed over
+        nostr_loop.run(responder.announce(), 10)
+        wait_until(lambda: info.current_profile(runtime.settings).pow_bits == 8)
+        dispute_id = nostr_loop.run(mostro.open_dispute(), 10)
+        wait_until(lambda: take.latest(dispute_id) is None and _recorded(dispute_id))
+        # Serbero asks to take it; the request goes out through the outbox
+        start = take.begin(dispute_id, signer=runtime.signer, node_pubkey=mostro.pubkey,
+                           profile=info.current_profile(runtime.settings), now=clock.now(),
+                           timeout_s=30)
+        for row_id in start.outbox_ids:
+            actors.publish_outbox_row.send(row_id)
+        # The node's reply comes back through the listener and a worker matches it
+        wait_until(lambda: take.latest(dispute_id).status == "taken", timeout=20)
+        assert take.latest(dispute_id).request_id == start.request_id
+    finally:
+        serving.stop()
+        nostr_loop.run(responder.shutdown(), 10)
+
+
+def _recorded(dispute_id):
+    from serbero.db.models import Dispute
+
+    return Dispute.get_or_none(Dispute.dispute_id == dispute_id) is not None
