@@ -115,19 +115,10 @@ def _take(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> In
                                 assigned_solver=event.solver, next_renotify_at=None,
                                 next_notify_at=None)
     if left is None:
-        # A newer in-progress revision naming another solver is a takeover; Mostro tells the
-        # parties but not the previous solver (mostro#302), so every solver hears of it.
-        reassigned = event.solver is not None and (
-            Dispute.update(assigned_solver=event.solver)
-            .where((Dispute.dispute_id == event.dispute_id)
-                   & Dispute.lifecycle_state.in_(notify.RELEVANT_IN[notices.ASSIGNMENT])
-                   & (Dispute.assigned_solver.is_null()
-                      | (Dispute.assigned_solver != event.solver)))
-            .execute()) == 1
-        if not reassigned:
+        if not _retaken(event):
             return IngestResult("already_taken", event.dispute_id)
-        audit("assignment_changed", dispute_id=event.dispute_id, at=now, solver=event.solver,
-              event_id=event.event_id)
+        audit("assignment_changed", dispute_id=event.dispute_id, at=now,
+              solver=event.solver or "unknown", event_id=event.event_id)
         log.info("assignment_changed", extra={"dispute_id": event.dispute_id})
         return IngestResult("reassigned", event.dispute_id,
                             _notify(event.dispute_id, notices.ASSIGNMENT, settings, signer, now))
@@ -135,6 +126,20 @@ def _take(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> In
                                            "assigned_solver": event.solver or "unknown"})
     return IngestResult("taken", event.dispute_id,
                         _notify(event.dispute_id, notices.ASSIGNMENT, settings, signer, now))
+
+
+def _retaken(event: DisputeEvent) -> bool:
+    """Whether a newer `in-progress` revision of a dispute already taken is a takeover worth
+    announcing: Mostro publishes one per take and tells the parties, but not the previous solver
+    (mostro#302). Current mostrod names no solver, so without a `p` tag every newer revision
+    counts; with one, only a change of solver does. Reached once per revision (the revision
+    update before it is conditional)."""
+    taken = ((Dispute.dispute_id == event.dispute_id)
+             & Dispute.lifecycle_state.in_(notify.RELEVANT_IN[notices.ASSIGNMENT]))
+    if event.solver is None:
+        return Dispute.select().where(taken).exists()
+    changed = Dispute.assigned_solver.is_null() | (Dispute.assigned_solver != event.solver)
+    return Dispute.update(assigned_solver=event.solver).where(taken & changed).execute() == 1
 
 
 def _resolve(event: DisputeEvent, settings: Settings, signer: Keys, now: int, *,

@@ -73,7 +73,9 @@ class MostroNode:
         await self.send(self.revision(dispute_id, "initiated"))
         return dispute_id
 
-    async def take(self, dispute_id: str, solver: str | None) -> Event:
+    async def take(self, dispute_id: str, solver: str | None = None) -> Event:
+        """Publish an `in-progress` revision. mostrod names nobody on it; `solver` adds the
+        `p` tag that older Serbero specifications read, to exercise that path."""
         return await self.send(self.revision(dispute_id, "in-progress", solver=solver))
 
     async def close(self, dispute_id: str, status: str = "settled") -> Event:

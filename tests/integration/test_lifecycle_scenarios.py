@@ -136,6 +136,26 @@ def test_a_takeover_by_another_solver_is_announced(nostr_loop, mostro, driver, s
         solver_ana.pubkey
 
 
+def test_a_retake_without_p_is_announced_once_per_revision(nostr_loop, mostro, driver,
+                                                          solver_ana):
+    # Current mostrod names no solver: a newer in-progress revision is all there is to go on
+    driver.ingest(mostro.revision(D1, "initiated"))
+    driver.ingest(mostro.revision(D1, "in-progress"))
+    retake = mostro.revision(D1, "in-progress")
+    assert driver.ingest(retake).outcome == "reassigned"
+    assert driver.ingest(retake).outcome == "duplicate_event"
+    texts(nostr_loop, solver_ana, 2, "has been taken")
+    settle(nostr_loop)
+    assert len(solver_ana.texts("has been taken")) == 2
+
+
+def test_the_same_solver_retaking_is_not_news(mostro, driver, solver_bo):
+    driver.ingest(mostro.revision(D1, "initiated"))
+    driver.ingest(mostro.revision(D1, "in-progress", solver=solver_bo.pubkey))
+    again = mostro.revision(D1, "in-progress", solver=solver_bo.pubkey)
+    assert driver.ingest(again).outcome == "already_taken"
+
+
 def test_an_older_revision_changes_nothing(mostro, driver):
     driver.ingest(mostro.revision(D1, "initiated"))
     take = mostro.revision(D1, "in-progress")
