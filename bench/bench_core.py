@@ -178,7 +178,7 @@ class Bench:
         self.env = self.ws.env(self.config)
         serbero = harness.venv_bin("serbero")
         subprocess.run([serbero, "migrate", "-c", str(self.config)], env=self.env, check=True,
-                       capture_output=True, timeout=60)
+                       capture_output=True, timeout=60, cwd=self.ws.root)
         open_database(self.ws.db_url)
         self.listener = self._spawn("listener", [serbero, "listen", "-c", str(self.config)])
         self.workers = self._spawn("workers", [
@@ -194,7 +194,8 @@ class Bench:
 
     def _spawn(self, name: str, argv: list[str]) -> Child:
         # Popen from the main (loop) thread: the children's death signal follows this thread.
-        child = harness.spawn(name, argv, env=self.env, log_path=self.ws.root / f"{name}.log")
+        child = harness.spawn(name, argv, env=self.env, log_path=self.ws.root / f"{name}.log",
+                              cwd=self.ws.root)
         self.children.append(child)
         return child
 
@@ -464,7 +465,7 @@ class Bench:
                     "--relay", self.url, "--recipients", ",".join(x.pubkey for x in self.inboxes),
                     "--count", str(share[i]), "--offset", str(sum(share[:i])), "--tag", tag]
             child = harness.spawn(f"lib-sender-{i}", argv, env=self.env,
-                                  log_path=self.ws.root / "lib_sender.log",
+                                  log_path=self.ws.root / "lib_sender.log", cwd=self.ws.root,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             self.children.append(child)
             senders.append(child)
@@ -570,12 +571,14 @@ class Bench:
         self.results["memory"] = {"listener_rss_mb": rss, "listener_peak_mb": hwm,
                                   "worker_rss_mb": workers}
 
-    @staticmethod
-    def code_under_test() -> str:
-        """Where the daemon's code was imported from, and its git commit when it has one."""
-        import serbero
-
-        root = Path(serbero.__file__).resolve().parent.parent
+    def code_under_test(self) -> str:
+        """Where the daemon's processes import their code from (asked with their environment
+        and working directory), and its git commit when it has one."""
+        where = subprocess.run(
+            [sys.executable, "-c", "import serbero, workers; print(serbero.__file__)"],
+            env=self.env, cwd=self.ws.root, check=True, capture_output=True, text=True,
+            timeout=30).stdout.strip()
+        root = Path(where).resolve().parent.parent
         try:
             git = ["git", "-C", str(root)]
             head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=False,
@@ -588,9 +591,9 @@ class Bench:
                             else " (not a git work tree)")
 
     async def run(self) -> None:
-        self.results["code"] = self.code_under_test()
         loads = [harness.loadavg()]
         await self.start()
+        self.results["code"] = self.code_under_test()
         await self.warm_up()
         if not self.opts.skip_latency:
             await self.latency()
@@ -815,6 +818,9 @@ async def amain(bench: Bench) -> int:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     ws = Workspace(redis_url=opts.redis_url, pg_url=opts.db_url, keep=opts.keep)
+    if ws.swept:
+        print(f"removed the Redis keys of {len(ws.swept)} killed earlier run(s): "
+              + ", ".join(ws.swept), file=sys.stderr)
     bench = Bench(opts, ws)
     try:
         return asyncio.run(amain(bench))

@@ -31,6 +31,8 @@ _DIE_WITH_PARENT = (
     "if os.getppid() != int(sys.argv[1]): sys.exit(1)\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
+#: Names the process that owns a bench namespace in Redis, so a later run can sweep it.
+OWNER_KEY = "bench-owner"
 #: How long a daemon process may take to stop after SIGTERM before it is killed.
 STOP_GRACE_S = 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -66,14 +68,19 @@ class Child:
 
 
 def spawn(name: str, argv: list[str], *, env: dict[str, str], log_path: Path | None,
-          stdin: int | None = None, stdout: int | None = None) -> Child:
-    """Start a child in its own process group; it gets SIGTERM if the bench dies."""
+          cwd: Path, stdin: int | None = None, stdout: int | None = None) -> Child:
+    """Start a child in its own process group; it gets SIGTERM if the bench dies.
+
+    `cwd` matters: `python -m dramatiq workers` puts the working directory first on sys.path,
+    so started from a checkout it would import that checkout's code whatever PYTHONPATH says.
+    """
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     try:
         proc = subprocess.Popen(
             [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv], env=env,
             stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            stdout=stdout if stdout is not None else out, stderr=out, start_new_session=True)
+            stdout=stdout if stdout is not None else out, stderr=out, start_new_session=True,
+            cwd=cwd)
     finally:
         if log_path:
             out.close()
@@ -157,6 +164,8 @@ class Workspace:
     def __post_init__(self) -> None:
         self.redis = redis.Redis.from_url(self.redis_url)
         self.redis.ping()
+        self.swept = self.sweep_stale()
+        self.redis.set(f"{self.namespace}:{OWNER_KEY}", f"{socket.gethostname()}:{os.getpid()}")
         if self.pg_url is None:
             self.db_url = f"sqlite:///{self.root / 'serbero.db'}"
             return
@@ -189,7 +198,26 @@ class Workspace:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SERBERO_")}
         env.update(SERBERO_CONFIG=str(config), SERBERO_REDIS_URL=self.redis_url,
                    SERBERO_REDIS_NAMESPACE=self.namespace, SERBERO_DB_URL=self.db_url)
+        # A/B runs: the daemon's processes import a candidate change while the bench process
+        # (relay, inboxes, Mostro node) keeps the code it was started with.
+        if os.environ.get("BENCH_DAEMON_PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["BENCH_DAEMON_PYTHONPATH"]
         return env
+
+    def sweep_stale(self) -> list[str]:
+        """Delete the Redis keys of earlier bench runs on this host whose process is gone (a
+        run killed with SIGKILL cleans nothing up); runs still alive are left alone."""
+        swept = []
+        for key in self.redis.scan_iter(f"serbero-bench-*:{OWNER_KEY}", count=1000):
+            namespace = key.decode().rsplit(":", 1)[0]
+            host, _, pid = (self.redis.get(key) or b"").decode().partition(":")
+            if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+                continue
+            keys = list(self.redis.scan_iter(f"{namespace}:*", count=1000))
+            for i in range(0, len(keys), 1000):
+                self.redis.delete(*keys[i:i + 1000])
+            swept.append(namespace)
+        return swept
 
     def queue_depth(self, queue: str) -> int:
         """Messages on a queue not yet acknowledged: ready, in flight or delayed."""
@@ -213,6 +241,16 @@ class Workspace:
             self.pg_schema = None
         if not self.keep:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ---------------------------------------------------------------- logs
