@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from nostr_sdk import Event
 
 from serbero import clock
 from serbero.config import Settings
@@ -39,7 +41,8 @@ PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
 
 
 class Publisher(Protocol):
-    def publish(self, event_json: str) -> PublishOutcome: ...
+    def publish_many(self, events: Sequence[str | Event]) -> list[PublishOutcome | PublishError]:
+        """Publish every event at once; one outcome or error per event, in order."""
 
 
 @dataclass(frozen=True)
@@ -74,31 +77,52 @@ def _settle(row: Outbox, status: str, **columns: object) -> bool:
 
 
 def publish(row_id: int, *, relay: Publisher, settings: Settings, now: int) -> str:
-    """Publish one pending row and record what happened; return the row's resulting status.
+    """Publish one pending row and record what happened; return the row's resulting status."""
+    return publish_many([row_id], relay=relay, settings=settings, now=now)[0]
+
+
+def publish_many(row_ids: Sequence[int], *, relay: Publisher, settings: Settings, now: int,
+                 signed: Mapping[str, Event] | None = None) -> list[str]:
+    """Publish pending rows together (the relay sends them concurrently) and record each
+    outcome; return each row's resulting status, in order. `signed` (event id → the event the
+    caller just signed and stored) spares parsing the stored JSON again.
 
     Safe to run twice at once: both may publish the same signed event (relays keep one copy),
     and only one of them records the outcome and runs the kind's hook.
     """
-    row = Outbox.get_or_none(Outbox.id == row_id)
-    if row is None or row.status != PENDING:
-        return row.status if row else "missing"
+    rows = {row.id: row for row in Outbox.select().where(Outbox.id.in_(list(row_ids)))}
+    status = {row_id: row.status for row_id, row in rows.items()}
+    wanted = [row for row in rows.values()
+              if row.status == PENDING and not _cancelled_if_unwanted(row, now)]
+    status.update((row.id, CANCELLED) for row in rows.values()
+                  if row.status == PENDING and row not in wanted)
+    signed = signed or {}
+    events = [signed.get(row.event_id) or row.event_json for row in wanted]
+    results = relay.publish_many(events) if events else []
+    with database.atomic():
+        for row, result in zip(wanted, results, strict=True):
+            kind = KINDS[row.kind]
+            if isinstance(result, PublishError):
+                status[row.id] = _record_failure(row, kind, result, now)
+            else:
+                status[row.id] = SENT
+                if _settle(row, SENT, sent_at=now, sent_at_ms=clock.now_ms(),
+                           attempts=Outbox.attempts + 1,
+                           relays=json.dumps(list(result.accepted))):
+                    kind.on_sent(row, now, settings)
+    return [status.get(row_id, "missing") for row_id in row_ids]
+
+
+def _cancelled_if_unwanted(row: Outbox, now: int) -> bool:
     kind = KINDS[row.kind]
     reason = kind.still_wanted(row)
-    if reason:
-        with database.atomic():
-            if _settle(row, CANCELLED, last_error=reason):
-                kind.on_cancelled(row, reason, now)
-        log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
-        return CANCELLED
-    try:
-        outcome = relay.publish(row.event_json)
-    except PublishError as exc:
-        return _record_failure(row, kind, exc, now)
+    if not reason:
+        return False
     with database.atomic():
-        if _settle(row, SENT, sent_at=now, sent_at_ms=clock.now_ms(), attempts=Outbox.attempts + 1,
-                   relays=json.dumps(list(outcome.accepted))):
-            kind.on_sent(row, now, settings)
-    return SENT
+        if _settle(row, CANCELLED, last_error=reason):
+            kind.on_cancelled(row, reason, now)
+    log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
+    return True
 
 
 def _record_failure(row: Outbox, kind: OutboxKind, exc: PublishError, now: int) -> str:

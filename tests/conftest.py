@@ -279,6 +279,22 @@ def runtime(make_runtime: Callable[..., Any], solver_ana: Any, solver_bo: Any) -
     return make_runtime(solvers=[solver_ana, solver_bo])
 
 
+class OneAtATime:
+    """Test doubles of the relay bridge implement `publish(event_json)`; this gives them the
+    bridge's `publish_many`, one event at a time."""
+
+    def publish_many(self, event_jsons: list[str]) -> list[Any]:
+        from serbero.errors import PublishError
+
+        results: list[Any] = []
+        for raw in event_jsons:
+            try:
+                results.append(self.publish(raw))  # type: ignore[attr-defined]
+            except PublishError as exc:
+                results.append(exc)
+        return results
+
+
 class Driver:
     """Runs the daemon's steps in the test's thread, as a worker would, without a broker."""
 

@@ -62,6 +62,8 @@ class Outbox(BaseModel):
 
     id = AutoField()
     kind = TextField()
+    #: What the row is for, as its kind reads it (a solver DM's notif_type).
+    purpose = TextField(null=True)
     dispute = ForeignKeyField(Dispute, column_name="dispute_id", null=True, backref="outbox")
     recipient = TextField()
     event_id = TextField(unique=True)

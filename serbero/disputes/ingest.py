@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from nostr_sdk import Keys
+from nostr_sdk import Event, Keys
 
 from serbero import clock
 from serbero.config import Settings
@@ -35,6 +35,8 @@ class IngestResult:
     outcome: str
     dispute_id: str | None = None
     outbox_ids: list[int] = field(default_factory=list)
+    #: The events behind `outbox_ids` that are still in memory, by event id (for publishing).
+    signed: dict[str, Event] = field(default_factory=dict)
 
 
 def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestResult:
@@ -46,6 +48,7 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
         log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
                                                      "detail": rejected.detail})
         return IngestResult(f"rejected:{rejected.reason}")
+    signed = _sign_initial_notices(event, settings, signer, now)
     with database.atomic():
         claimed = (ProcessedInput.insert(key=event.event_id, kind=INPUT_KIND, outcome="applying",
                                          processed_at=now)
@@ -54,13 +57,33 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
             log.debug("duplicate_skip: event already processed", extra={
                 "event_id": event.event_id, "dispute_id": event.dispute_id})
             return IngestResult("duplicate_event", event.dispute_id)
-        result = _apply(event, settings, signer, now)
+        result = _apply(event, settings, signer, now, signed)
         (ProcessedInput.update(outcome=result.outcome)
          .where(ProcessedInput.key == event.event_id).execute())
     return result
 
 
-def _apply(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> IngestResult:
+def _sign_initial_notices(event: DisputeEvent, settings: Settings, signer: Keys,
+                          now: int) -> dict[str, Event] | None:
+    """Sign a new dispute's initial notices before the transaction takes the write lock:
+    signing is the slowest step, and other workers can write meanwhile. A dispute already
+    recorded (a replay, another revision) signs nothing."""
+    if event.status != "initiated" or \
+            Dispute.select().where(Dispute.dispute_id == event.dispute_id).exists():
+        return None
+    return notify.sign(_as_recorded(event), notices.INITIAL, solvers=settings.solvers,
+                       signer=signer, now=now)
+
+
+def _as_recorded(event: DisputeEvent) -> Dispute:
+    """The fields of the row `_insert_if_new` writes that notice texts read."""
+    return Dispute(dispute_id=event.dispute_id, initiator_role=event.initiator or "unknown",
+                   event_timestamp=event.created_at, lifecycle_state=lifecycle.NEW,
+                   dispute_status=event.status)
+
+
+def _apply(event: DisputeEvent, settings: Settings, signer: Keys, now: int,
+           signed: dict[str, Event] | None) -> IngestResult:
     created = _insert_if_new(event, now)
     if event.status == "initiated":
         if not created:
@@ -70,8 +93,11 @@ def _apply(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> I
             return IngestResult("duplicate_dispute", event.dispute_id)
         log.info("detected new dispute", extra={"dispute_id": event.dispute_id,
                                                  "initiator": event.initiator})
-        return IngestResult("detected", event.dispute_id,
-                            _notify(event.dispute_id, notices.INITIAL, settings, signer, now))
+        outbox_ids = notify.fan_out(_as_recorded(event), notices.INITIAL,
+                                    solvers=settings.solvers, signer=signer, now=now,
+                                    signed=signed)
+        return IngestResult("detected", event.dispute_id, outbox_ids,
+                            {e.id().to_hex(): e for e in (signed or {}).values()})
     if not created and not _advance_revision(event):
         log.info("stale_revision_ignored", extra={
             "dispute_id": event.dispute_id, "status": event.status, "event_id": event.event_id})
@@ -86,7 +112,7 @@ def _insert_if_new(event: DisputeEvent, now: int) -> bool:
     (Serbero was down while it opened) is recorded too, so nothing is lost from the audit."""
     inserted = (Dispute.insert(
         dispute_id=event.dispute_id, event_id=event.event_id, mostro_pubkey=event.author,
-        initiator_role=event.initiator or "unknown", dispute_status=event.status,
+        initiator_role=_as_recorded(event).initiator_role, dispute_status=event.status,
         event_timestamp=event.created_at, opened_at=event.opened_at, detected_at=now,
         detected_at_ms=clock.now_ms(),
         lifecycle_state=lifecycle.NEW, status_event_id=event.event_id,

@@ -47,9 +47,11 @@ def transition(dispute_id: str, to_state: str, *, trigger: str, at: int,
     dispute is unknown or the move is not legal from where it is: a lost race, not an error.
     Call inside a transaction so the audit row commits with the change.
     """
+    only = next(iter(PREDECESSORS[to_state])) if len(PREDECESSORS[to_state]) == 1 else None
     for _ in range(MAX_CAS_ATTEMPTS):
-        current = (Dispute.select(Dispute.lifecycle_state)
-                   .where(Dispute.dispute_id == dispute_id).scalar())
+        # With a single legal predecessor there is nothing to read first.
+        current = only or (Dispute.select(Dispute.lifecycle_state)
+                           .where(Dispute.dispute_id == dispute_id).scalar())
         if current is None or not is_legal(current, to_state):
             return None
         won = (Dispute.update(lifecycle_state=to_state, last_state_change=at, **updates)
@@ -61,5 +63,7 @@ def transition(dispute_id: str, to_state: str, *, trigger: str, at: int,
             log.info("lifecycle_transition", extra={
                 "dispute_id": dispute_id, "from": current, "to": to_state, "trigger": trigger})
             return current
+        if only:
+            return None
     log.warning("lifecycle_transition_contended", extra={"dispute_id": dispute_id, "to": to_state})
     return None

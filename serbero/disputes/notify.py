@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from nostr_sdk import Keys
+from nostr_sdk import Event, Keys
 
 from serbero import clock
 from serbero.config import Settings, SolverEntry
@@ -53,12 +53,23 @@ def recipients(solvers: tuple[SolverEntry, ...]) -> list[tuple[SolverEntry, str 
     return out
 
 
-def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ...],
-            signer: Keys, now: int, include_invalid: bool = True) -> list[int]:
-    """Sign one DM per solver, store it in the outbox and record a pending notification;
-    return the outbox ids to publish after commit. A solver whose pubkey does not parse gets a
-    failed notification (`invalid pubkey: …`) and never blocks the others (NOTIF-4)."""
+def sign(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ...], signer: Keys,
+         now: int) -> dict[str, Event]:
+    """One signed DM per solver whose pubkey parses, by hex pubkey."""
     text = notices.TEXTS[notif_type](dispute, now)
+    return {hex_pubkey: solver_dm(signer, hex_pubkey, text, dispute_id=dispute.dispute_id)
+            for _, hex_pubkey, _ in recipients(solvers) if hex_pubkey is not None}
+
+
+def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ...],
+            signer: Keys, now: int, include_invalid: bool = True,
+            signed: dict[str, Event] | None = None) -> list[int]:
+    """Store one DM per solver in the outbox (signed here, or already by `sign`) and record a
+    pending notification; return the outbox ids to publish after commit. A solver whose pubkey
+    does not parse gets a failed notification (`invalid pubkey: …`) and never blocks the
+    others (NOTIF-4)."""
+    wraps = signed if signed is not None else sign(dispute, notif_type, solvers=solvers,
+                                                    signer=signer, now=now)
     outbox_ids = []
     for solver, hex_pubkey, error in recipients(solvers):
         if hex_pubkey is None:
@@ -69,8 +80,9 @@ def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ..
                 log.warning("notification_failed: invalid solver pubkey", extra={
                     "dispute_id": dispute.dispute_id, "notif_type": notif_type})
             continue
-        wrap = solver_dm(signer, hex_pubkey, text, dispute_id=dispute.dispute_id)
-        row = Outbox.create(kind=KIND, dispute=dispute.dispute_id, recipient=hex_pubkey,
+        wrap = wraps[hex_pubkey]
+        row = Outbox.create(kind=KIND, purpose=notif_type, dispute=dispute.dispute_id,
+                            recipient=hex_pubkey,
                             event_id=wrap.id().to_hex(), event_json=wrap.as_json(),
                             created_at=now, created_at_ms=clock.now_ms(),
                             next_attempt_at=now + FIRST_RETRY_AFTER_S)
@@ -86,36 +98,26 @@ def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ..
     return outbox_ids
 
 
-def _notification(row: Outbox) -> Notification | None:
-    return Notification.get_or_none(Notification.outbox == row.id)
-
-
 def still_wanted(row: Outbox) -> str | None:
     """None when the notice should go out; otherwise why it should not (the dispute moved on)."""
-    notification = _notification(row)
-    dispute = Dispute.get_or_none(Dispute.dispute_id == row.dispute_id)
-    if notification is None or dispute is None:
+    state = (Dispute.select(Dispute.lifecycle_state)
+             .where(Dispute.dispute_id == row.dispute_id).scalar())
+    if state is None or state in RELEVANT_IN.get(row.purpose, lifecycle.STATES):
         return None
-    if dispute.lifecycle_state not in RELEVANT_IN.get(notification.notif_type, lifecycle.STATES):
-        return f"dispute is {dispute.lifecycle_state}"
-    return None
+    return f"dispute is {state}"
 
 
 def on_sent(row: Outbox, now: int, settings: Settings) -> None:
     """Record delivery; the first initial notice that lands moves the dispute to `notified`."""
-    notification = _notification(row)
-    if notification is None:
-        return
     (Notification.update(status="sent", sent_at=now)
-     .where((Notification.id == notification.id) & (Notification.status == "pending")).execute())
-    extra = {"dispute_id": row.dispute_id, "solver": short(row.recipient),
-             "notif_type": notification.notif_type}
-    log.info("notification_sent", extra=extra)
-    if notification.notif_type == notices.INITIAL:
+     .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
+    log.info("notification_sent", extra={"dispute_id": row.dispute_id,
+                                         "solver": short(row.recipient), "notif_type": row.purpose})
+    if row.purpose == notices.INITIAL:
         lifecycle.transition(row.dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
                              at=now, last_notified_at=now, next_notify_at=None,
                              next_renotify_at=first_renotify_at(now, settings.timeouts))
-    elif notification.notif_type == notices.RENOTIFICATION:
+    elif row.purpose == notices.RENOTIFICATION:
         Dispute.update(last_notified_at=now).where(Dispute.dispute_id == row.dispute_id).execute()
 
 

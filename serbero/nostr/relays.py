@@ -7,9 +7,10 @@ until the OK timeout of a relay that is down, although another relay already acc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -72,10 +73,12 @@ async def connected_relays(client: Client) -> list[RelayUrl]:
             if relay.status() == RelayStatus.CONNECTED]
 
 
-async def publish(client: Client, event: Event, *,
-                  ok_timeout_s: float = OK_TIMEOUT_S) -> PublishOutcome:
-    """Send to every connected relay; raise PublishError unless at least one accepted it."""
-    targets = await connected_relays(client)
+async def publish(client: Client, event: Event, *, ok_timeout_s: float = OK_TIMEOUT_S,
+                  targets: list[RelayUrl] | None = None) -> PublishOutcome:
+    """Send to every connected relay (or `targets`, when the caller already looked them up);
+    raise PublishError unless at least one accepted it."""
+    if targets is None:
+        targets = await connected_relays(client)
     event_id = event.id().to_hex()
     if not targets:
         raise PublishError("no relay connected", permanent=False)
@@ -121,16 +124,39 @@ class RelayBridge:
 
     def publish(self, event_json: str) -> PublishOutcome:
         """Publish an already-signed event; PublishError says whether a retry can help."""
-        try:
-            event = Event.from_json(event_json)
-        except (NostrSdkError, ValueError) as exc:
-            raise PublishError(f"stored event does not parse: {exc}", permanent=True) from None
-        loop, client = self._started()
-        try:
-            return loop.run(publish(client, event, ok_timeout_s=self.ok_timeout_s),
-                            self.ok_timeout_s + 5)
-        except TimeoutError:
-            raise PublishError("relay call timed out", permanent=False) from None
+        [result] = self.publish_many([event_json])
+        if isinstance(result, PublishError):
+            raise result
+        return result
+
+    def publish_many(self, items: Sequence[str | Event]) -> list[PublishOutcome | PublishError]:
+        """Publish already-signed events (or their JSON) concurrently; one outcome or
+        PublishError per event, in order."""
+        results: list[PublishOutcome | PublishError | None] = [None] * len(items)
+        events: list[tuple[int, Event]] = []
+        for i, item in enumerate(items):
+            try:
+                events.append((i, item if isinstance(item, Event) else Event.from_json(item)))
+            except (NostrSdkError, ValueError) as exc:
+                results[i] = PublishError(f"stored event does not parse: {exc}", permanent=True)
+        if events:
+            loop, client = self._started()
+
+            async def send_all() -> list[PublishOutcome | BaseException]:
+                targets = await connected_relays(client)
+                return await asyncio.gather(
+                    *(publish(client, event, ok_timeout_s=self.ok_timeout_s, targets=targets)
+                      for _, event in events), return_exceptions=True)
+            try:
+                sent = loop.run(send_all(), self.ok_timeout_s + 5)
+            except TimeoutError:
+                sent = [PublishError("relay call timed out", permanent=False)] * len(events)
+            for (i, _), outcome in zip(events, sent, strict=True):
+                if isinstance(outcome, PublishOutcome | PublishError):
+                    results[i] = outcome
+                else:  # anything else the client raised: retry later
+                    results[i] = PublishError(f"relay client error: {outcome!r}", permanent=False)
+        return [r for r in results if r is not None]
 
     def status(self) -> dict[str, bool]:
         """Relay URL → connected, for status output."""

@@ -14,6 +14,7 @@ from serbero.config import EscalationSection, SolverEntry
 from serbero.db.models import Dispute
 from serbero.errors import PublishError
 from serbero.nostr.relays import PublishOutcome
+from tests.conftest import OneAtATime
 
 NOW = 1_750_000_000
 
@@ -90,7 +91,7 @@ def signer(serbero_keys: Keys) -> Keys:
     return serbero_keys
 
 
-class Relays:
+class Relays(OneAtATime):
     """Stands in for the relay bridge's publish call (the outbox's only network call): accepts
     every event unless told to refuse some recipients, and remembers what it was given."""
 

@@ -260,9 +260,9 @@ def test_a_transient_failure_is_republished_by_the_outbox_tick(nostr_loop, mostr
     driver = Driver(make_runtime(solvers=[solver_ana]))
     from serbero.errors import PublishError
 
-    real_publish = driver.rt.relay.publish
-    fault = mocker.patch.object(driver.rt.relay, "publish",
-                                side_effect=PublishError("timeout", permanent=False))
+    real_publish = driver.rt.relay.publish_many
+    fault = mocker.patch.object(driver.rt.relay, "publish_many",
+                                return_value=[PublishError("timeout", permanent=False)])
     now = clock.now()
     driver.ingest(mostro.revision(D1, "initiated"), now=now)
     [row] = Outbox.select()
@@ -279,8 +279,8 @@ def test_a_permanent_refusal_marks_the_notice_failed(mostro, make_runtime, solve
     driver = Driver(make_runtime(solvers=[solver_ana]))
     from serbero.errors import PublishError
 
-    mocker.patch.object(driver.rt.relay, "publish",
-                        side_effect=PublishError("blocked: not welcome", permanent=True))
+    mocker.patch.object(driver.rt.relay, "publish_many",
+                        return_value=[PublishError("blocked: not welcome", permanent=True)])
     driver.ingest(mostro.revision(D1, "initiated"))
     [n] = Notification.select()
     assert n.status == "failed" and "blocked" in n.error_message

@@ -17,6 +17,7 @@ from serbero.mostro.messages import MostroMessage
 from serbero.mostro.models import TakeRequest
 from serbero.mostro.take_replies import ingest_reply
 from serbero.nostr.relays import PublishOutcome
+from tests.conftest import OneAtATime
 from tests.mostro.conftest import solver_info
 
 V2_PROFILE = info.NodeProfile(signing.V2, 4, info.OURS, None, "announced")
@@ -256,7 +257,7 @@ def test_a_send_dm_is_noted_without_state(record_dispute, apply, reply_from):
     assert snapshot() == before
 
 
-class FakeRelay:
+class FakeRelay(OneAtATime):
     def __init__(self, error=None):
         self.error, self.published = error, []
 

@@ -36,6 +36,7 @@ STATEMENTS = [
     CREATE TABLE outbox (
         id              {pk},
         kind            TEXT NOT NULL,
+        purpose         TEXT,               -- what the row is for, read by its kind
         dispute_id      TEXT REFERENCES disputes (dispute_id),
         recipient       TEXT NOT NULL,
         event_id        TEXT NOT NULL UNIQUE,
