@@ -45,24 +45,43 @@ class Publisher(Protocol):
         """Publish every event at once; one outcome or error per event, in order."""
 
 
+Rows = Sequence[Outbox]
+
+
 @dataclass(frozen=True)
 class OutboxKind:
-    """What one kind of outbox row needs around publication."""
+    """What one kind of outbox row needs around publication. The first two hooks take every
+    row of a batch at once, so a kind can answer with one query instead of one per row."""
 
-    #: None to publish; otherwise the reason the row is no longer worth sending.
-    still_wanted: Callable[[Outbox], str | None]
-    on_sent: Callable[[Outbox, int, Settings], None]
+    #: Rows no longer worth sending, by id, with the reason; the others are published.
+    unwanted: Callable[[Rows], dict[int, str]]
+    #: Rows a relay accepted (each recorded `sent` by this caller, exactly once).
+    on_sent: Callable[[Rows, int, Settings], None]
     on_failed: Callable[[Outbox, str, int], None]
     on_cancelled: Callable[[Outbox, str, int], None]
 
 
+def one_by_one(still_wanted: Callable[[Outbox], str | None],
+               on_sent: Callable[[Outbox, int, Settings], None],
+               on_failed: Callable[[Outbox, str, int], None],
+               on_cancelled: Callable[[Outbox, str, int], None]) -> OutboxKind:
+    """An OutboxKind from hooks written for one row at a time."""
+    def unwanted(rows: Rows) -> dict[int, str]:
+        return {row.id: reason for row in rows if (reason := still_wanted(row))}
+
+    def sent(rows: Rows, now: int, settings: Settings) -> None:
+        for row in rows:
+            on_sent(row, now, settings)
+    return OutboxKind(unwanted, sent, on_failed, on_cancelled)
+
+
 KINDS: dict[str, OutboxKind] = {
-    notify.KIND: OutboxKind(notify.still_wanted, notify.on_sent, notify.on_failed,
+    notify.KIND: OutboxKind(notify.unwanted, notify.on_sent, notify.on_failed,
                             notify.on_cancelled),
-    mostro_take.KIND: OutboxKind(mostro_take.still_wanted, mostro_take.on_sent,
+    mostro_take.KIND: one_by_one(mostro_take.still_wanted, mostro_take.on_sent,
                                  mostro_take.on_failed, mostro_take.on_cancelled),
-    handoff_dm.KIND: OutboxKind(handoff_dm.still_wanted, handoff_dm.on_sent, handoff_dm.on_failed,
-                                handoff_dm.on_cancelled),
+    handoff_dm.KIND: one_by_one(handoff_dm.still_wanted, handoff_dm.on_sent,
+                                handoff_dm.on_failed, handoff_dm.on_cancelled),
 }
 
 
@@ -90,39 +109,47 @@ def publish_many(row_ids: Sequence[int], *, relay: Publisher, settings: Settings
     Safe to run twice at once: both may publish the same signed event (relays keep one copy),
     and only one of them records the outcome and runs the kind's hook.
     """
-    rows = {row.id: row for row in Outbox.select().where(Outbox.id.in_(list(row_ids)))}
-    status = {row_id: row.status for row_id, row in rows.items()}
-    wanted = [row for row in rows.values()
-              if row.status == PENDING and not _cancelled_if_unwanted(row, now)]
-    status.update((row.id, CANCELLED) for row in rows.values()
-                  if row.status == PENDING and row not in wanted)
+    rows = list(Outbox.select().where(Outbox.id.in_(list(row_ids))))
+    status = {row.id: row.status for row in rows}
+    pending = [row for row in rows if row.status == PENDING]
+    unwanted = _cancel_unwanted(pending, now)
+    status.update((row_id, CANCELLED) for row_id in unwanted)
+    wanted = [row for row in pending if row.id not in unwanted]
     signed = signed or {}
-    events = [signed.get(row.event_id) or row.event_json for row in wanted]
-    results = relay.publish_many(events) if events else []
+    results = relay.publish_many([signed.get(row.event_id) or row.event_json
+                                  for row in wanted]) if wanted else []
+    accepted: dict[str, list[Outbox]] = {}
     with database.atomic():
         for row, result in zip(wanted, results, strict=True):
-            kind = KINDS[row.kind]
             if isinstance(result, PublishError):
-                status[row.id] = _record_failure(row, kind, result, now)
-            else:
-                status[row.id] = SENT
-                if _settle(row, SENT, sent_at=now, sent_at_ms=clock.now_ms(),
-                           attempts=Outbox.attempts + 1,
-                           relays=json.dumps(list(result.accepted))):
-                    kind.on_sent(row, now, settings)
+                status[row.id] = _record_failure(row, KINDS[row.kind], result, now)
+                continue
+            status[row.id] = SENT
+            if _settle(row, SENT, sent_at=now, sent_at_ms=clock.now_ms(),
+                       attempts=Outbox.attempts + 1, relays=json.dumps(list(result.accepted))):
+                accepted.setdefault(row.kind, []).append(row)
+        for kind, sent in accepted.items():
+            KINDS[kind].on_sent(sent, now, settings)
     return [status.get(row_id, "missing") for row_id in row_ids]
 
 
-def _cancelled_if_unwanted(row: Outbox, now: int) -> bool:
-    kind = KINDS[row.kind]
-    reason = kind.still_wanted(row)
-    if not reason:
-        return False
+def _cancel_unwanted(rows: Rows, now: int) -> dict[int, str]:
+    """Settle as cancelled the rows their kind no longer wants sent; return them with reasons."""
+    by_kind: dict[str, list[Outbox]] = {}
+    for row in rows:
+        by_kind.setdefault(row.kind, []).append(row)
+    unwanted: dict[int, str] = {}
+    for kind, batch in by_kind.items():
+        unwanted.update(KINDS[kind].unwanted(batch))
+    if not unwanted:
+        return unwanted
     with database.atomic():
-        if _settle(row, CANCELLED, last_error=reason):
-            kind.on_cancelled(row, reason, now)
-    log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
-    return True
+        for row in rows:
+            reason = unwanted.get(row.id)
+            if reason and _settle(row, CANCELLED, last_error=reason):
+                KINDS[row.kind].on_cancelled(row, reason, now)
+                log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
+    return unwanted
 
 
 def _record_failure(row: Outbox, kind: OutboxKind, exc: PublishError, now: int) -> str:

@@ -8,6 +8,7 @@ the bottom are the `solver_dm` outbox kind, called by `serbero.outbox` around pu
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from nostr_sdk import Event, Keys
 
@@ -70,26 +71,32 @@ def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ..
     others (NOTIF-4)."""
     wraps = signed if signed is not None else sign(dispute, notif_type, solvers=solvers,
                                                     signer=signer, now=now)
-    outbox_ids = []
+    valid, failed = [], []
     for solver, hex_pubkey, error in recipients(solvers):
-        if hex_pubkey is None:
-            if include_invalid:
-                Notification.create(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
-                                    status="failed", error_message=f"invalid pubkey: {error}",
-                                    notif_type=notif_type, created_at=now, sent_at=now)
-                log.warning("notification_failed: invalid solver pubkey", extra={
-                    "dispute_id": dispute.dispute_id, "notif_type": notif_type})
-            continue
-        wrap = wraps[hex_pubkey]
-        row = Outbox.create(kind=KIND, purpose=notif_type, dispute=dispute.dispute_id,
-                            recipient=hex_pubkey,
-                            event_id=wrap.id().to_hex(), event_json=wrap.as_json(),
-                            created_at=now, created_at_ms=clock.now_ms(),
-                            next_attempt_at=now + FIRST_RETRY_AFTER_S)
-        Notification.create(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
-                            status="pending", notif_type=notif_type, outbox=row.id,
-                            created_at=now)
-        outbox_ids.append(row.id)
+        if hex_pubkey is not None:
+            valid.append((solver, hex_pubkey, wraps[hex_pubkey]))
+        elif include_invalid:
+            failed.append(dict(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
+                               status="failed", error_message=f"invalid pubkey: {error}",
+                               notif_type=notif_type, outbox=None, created_at=now,
+                               sent_at=now))
+            log.warning("notification_failed: invalid solver pubkey", extra={
+                "dispute_id": dispute.dispute_id, "notif_type": notif_type})
+    outbox_ids: list[int] = []
+    if valid:
+        stored = {row.event_id: row.id for row in Outbox.insert_many([
+            dict(kind=KIND, purpose=notif_type, dispute=dispute.dispute_id, recipient=hex_pubkey,
+                 event_id=wrap.id().to_hex(), event_json=wrap.as_json(), created_at=now,
+                 created_at_ms=clock.now_ms(), next_attempt_at=now + FIRST_RETRY_AFTER_S)
+            for _, hex_pubkey, wrap in valid]).returning(Outbox.id, Outbox.event_id).execute()}
+        outbox_ids = [stored[wrap.id().to_hex()] for _, _, wrap in valid]
+    # insert_many takes its columns from the first row: every row names them all.
+    rows = failed + [dict(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
+                          status="pending", error_message=None, notif_type=notif_type,
+                          outbox=row_id, created_at=now, sent_at=None)
+                     for (solver, _, _), row_id in zip(valid, outbox_ids, strict=True)]
+    if rows:
+        Notification.insert_many(rows).execute()
     if not outbox_ids:
         audit("notification_skipped", dispute_id=dispute.dispute_id, at=now,
               notif_type=notif_type, reason="no_valid_solvers")
@@ -98,27 +105,32 @@ def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ..
     return outbox_ids
 
 
-def still_wanted(row: Outbox) -> str | None:
-    """None when the notice should go out; otherwise why it should not (the dispute moved on)."""
-    state = (Dispute.select(Dispute.lifecycle_state)
-             .where(Dispute.dispute_id == row.dispute_id).scalar())
-    if state is None or state in RELEVANT_IN.get(row.purpose, lifecycle.STATES):
-        return None
-    return f"dispute is {state}"
+def unwanted(rows: Sequence[Outbox]) -> dict[int, str]:
+    """Notices no longer worth sending because their dispute moved on, with the reason."""
+    states = dict(Dispute.select(Dispute.dispute_id, Dispute.lifecycle_state)
+                  .where(Dispute.dispute_id.in_({row.dispute_id for row in rows})).tuples())
+    return {row.id: f"dispute is {state}" for row in rows
+            if (state := states.get(row.dispute_id)) is not None
+            and state not in RELEVANT_IN.get(row.purpose, lifecycle.STATES)}
 
 
-def on_sent(row: Outbox, now: int, settings: Settings) -> None:
-    """Record delivery; the first initial notice that lands moves the dispute to `notified`."""
+def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> None:
+    """Record delivery; the first initial notice that lands moves its dispute to `notified`,
+    and a reminder that lands dates the dispute's last notification."""
     (Notification.update(status="sent", sent_at=now)
-     .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
-    log.info("notification_sent", extra={"dispute_id": row.dispute_id,
-                                         "solver": short(row.recipient), "notif_type": row.purpose})
-    if row.purpose == notices.INITIAL:
-        lifecycle.transition(row.dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
+     .where(Notification.outbox.in_([row.id for row in rows])
+            & (Notification.status == "pending")).execute())
+    for row in rows:
+        log.info("notification_sent", extra={"dispute_id": row.dispute_id,
+                                             "solver": short(row.recipient),
+                                             "notif_type": row.purpose})
+    for dispute_id in dict.fromkeys(r.dispute_id for r in rows if r.purpose == notices.INITIAL):
+        lifecycle.transition(dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
                              at=now, last_notified_at=now, next_notify_at=None,
                              next_renotify_at=first_renotify_at(now, settings.timeouts))
-    elif row.purpose == notices.RENOTIFICATION:
-        Dispute.update(last_notified_at=now).where(Dispute.dispute_id == row.dispute_id).execute()
+    reminded = {row.dispute_id for row in rows if row.purpose == notices.RENOTIFICATION}
+    if reminded:
+        Dispute.update(last_notified_at=now).where(Dispute.dispute_id.in_(reminded)).execute()
 
 
 def on_failed(row: Outbox, error: str, now: int) -> None:
