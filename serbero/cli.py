@@ -18,6 +18,7 @@ import click
 
 from serbero import __version__, config, logs
 from serbero.errors import ConfigError, SerberoError
+from serbero.nostr import bindings
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 CONFIG_EXIT = 2
@@ -341,6 +342,7 @@ def disputes_show(config_path: Path | None, dispute_id: str) -> None:
 
 
 def main() -> None:
+    bindings.apply()
     cli()
 
 
