@@ -118,19 +118,33 @@ def publish_many(row_ids: Sequence[int], *, relay: Publisher, settings: Settings
     signed = signed or {}
     results = relay.publish_many([signed.get(row.event_id) or row.event_json
                                   for row in wanted]) if wanted else []
-    accepted: dict[str, list[Outbox]] = {}
+    by_relays: dict[tuple[str, ...], list[Outbox]] = {}
     with database.atomic():
         for row, result in zip(wanted, results, strict=True):
             if isinstance(result, PublishError):
                 status[row.id] = _record_failure(row, KINDS[row.kind], result, now)
-                continue
-            status[row.id] = SENT
-            if _settle(row, SENT, sent_at=now, sent_at_ms=clock.now_ms(),
-                       attempts=Outbox.attempts + 1, relays=json.dumps(list(result.accepted))):
-                accepted.setdefault(row.kind, []).append(row)
-        for kind, sent in accepted.items():
+            else:
+                status[row.id] = SENT
+                by_relays.setdefault(result.accepted, []).append(row)
+        won = {row_id for relays, batch in by_relays.items()
+               for row_id in _settle_sent(batch, relays, now)}
+        by_kind: dict[str, list[Outbox]] = {}
+        for row in wanted:
+            if row.id in won:
+                by_kind.setdefault(row.kind, []).append(row)
+        for kind, sent in by_kind.items():
             KINDS[kind].on_sent(sent, now, settings)
     return [status.get(row_id, "missing") for row_id in row_ids]
+
+
+def _settle_sent(rows: Rows, relays: tuple[str, ...], now: int) -> set[int]:
+    """Mark rows accepted by the same relays as sent, in one statement; return the ids this
+    caller settled (a concurrent publisher may have settled some first)."""
+    return {row.id for row in
+            Outbox.update(status=SENT, sent_at=now, sent_at_ms=clock.now_ms(),
+                          attempts=Outbox.attempts + 1, relays=json.dumps(list(relays)))
+            .where(Outbox.id.in_([row.id for row in rows]) & (Outbox.status == PENDING))
+            .returning(Outbox.id).execute()}
 
 
 def _cancel_unwanted(rows: Rows, now: int) -> dict[int, str]:

@@ -7,6 +7,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Retries, ShutdownNotifications, TimeLimit
 
 from serbero import config
 
@@ -28,6 +29,12 @@ class SerberoRedisBroker(RedisBroker):
         return super().consume(queue_name, prefetch, min(timeout, POLL_CAP_MS))
 
 
+def middleware() -> list[dramatiq.Middleware]:
+    """dramatiq's default stack minus Callbacks and Pipelines, which no actor uses: every
+    middleware runs on every message."""
+    return [AgeLimit(), TimeLimit(), ShutdownNotifications(), Retries()]
+
+
 def build(redis_url: str | None, namespace: str) -> dramatiq.Broker:
     if redis_url:
         # Timeouts: a Redis that stops answering must fail an enqueue, not freeze the listener.
@@ -35,8 +42,9 @@ def build(redis_url: str | None, namespace: str) -> dramatiq.Broker:
                                              socket_connect_timeout=REDIS_TIMEOUT_S)
         return SerberoRedisBroker(client=redis.Redis(connection_pool=pool), namespace=namespace,
                                   heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
-                                  maintenance_chance=MAINTENANCE_CHANCE)
-    return StubBroker()
+                                  maintenance_chance=MAINTENANCE_CHANCE,
+                                  middleware=middleware())
+    return StubBroker(middleware=middleware())
 
 
 broker = build(config.redis_url(), config.redis_namespace())

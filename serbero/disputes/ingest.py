@@ -49,27 +49,32 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
                                                      "detail": rejected.detail})
         return IngestResult(f"rejected:{rejected.reason}")
     signed = _sign_initial_notices(event, settings, signer, now)
-    with database.atomic():
-        claimed = (ProcessedInput.insert(key=event.event_id, kind=INPUT_KIND, outcome="applying",
-                                         processed_at=now)
-                   .on_conflict_ignore().as_rowcount().execute())
-        if not claimed:
-            log.debug("duplicate_skip: event already processed", extra={
-                "event_id": event.event_id, "dispute_id": event.dispute_id})
-            return IngestResult("duplicate_event", event.dispute_id)
-        result = _apply(event, settings, signer, now, signed)
-        (ProcessedInput.update(outcome=result.outcome)
-         .where(ProcessedInput.key == event.event_id).execute())
+    try:
+        with database.atomic():
+            result = _apply(event, settings, signer, now, signed)
+            # The inbox row is claimed last, in the same transaction: an event applied before
+            # (or by a racing worker) conflicts here and everything above is rolled back.
+            if not (ProcessedInput.insert(key=event.event_id, kind=INPUT_KIND,
+                                          outcome=result.outcome, processed_at=now)
+                    .on_conflict_ignore().as_rowcount().execute()):
+                raise _AlreadyApplied
+    except _AlreadyApplied:
+        log.debug("duplicate_skip: event already processed", extra={
+            "event_id": event.event_id, "dispute_id": event.dispute_id})
+        return IngestResult("duplicate_event", event.dispute_id)
     return result
+
+
+class _AlreadyApplied(Exception):
+    """Raised inside the ingest transaction to roll back an event applied before."""
 
 
 def _sign_initial_notices(event: DisputeEvent, settings: Settings, signer: Keys,
                           now: int) -> dict[str, Event] | None:
-    """Sign a new dispute's initial notices before the transaction takes the write lock:
-    signing is the slowest step, and other workers can write meanwhile. A dispute already
-    recorded (a replay, another revision) signs nothing."""
-    if event.status != "initiated" or \
-            Dispute.select().where(Dispute.dispute_id == event.dispute_id).exists():
+    """Sign an opening dispute's initial notices before the transaction takes the write lock:
+    signing is the slowest step, and other workers can write meanwhile. (A replayed opening
+    wastes its signatures; the listener keeps replays rare.)"""
+    if event.status != "initiated":
         return None
     return notify.sign(_as_recorded(event), notices.INITIAL, solvers=settings.solvers,
                        signer=signer, now=now)
