@@ -3,12 +3,10 @@ transactions, or PostgreSQL, with the same models and queries on both."""
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any
 
 from peewee import Database, DatabaseProxy, OperationalError, SqliteDatabase
-from playhouse.db_url import connect, parse
+from playhouse.db_url import connect
 
 #: Every model binds to this proxy; `open_database` points it at the real database.
 database = DatabaseProxy()
@@ -33,53 +31,14 @@ def open_database(url: str, *, bind: bool = True) -> Database:
     would otherwise fail with "database is locked" when another process writes first.
     """
     if url.startswith("sqlite:"):
-        db = OneWriterSqliteDatabase(parse(url)["database"], pragmas=SQLITE_PRAGMAS,
-                                     timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, lock_type="IMMEDIATE")
+        db = connect(url, pragmas=SQLITE_PRAGMAS, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+                     lock_type="IMMEDIATE")
         _use_wal(db)
     else:
         db = connect(url)
     if bind:
         database.initialize(db)
     return db
-
-
-class OneWriterSqliteDatabase(SqliteDatabase):
-    """SQLite whose write transactions queue on a lock in this process before BEGIN IMMEDIATE.
-
-    SQLite has one writer at a time. Threads that find the write lock taken wait in SQLite's
-    busy handler, which sleeps in growing steps up to 100 ms, so a waiting thread can sleep long
-    after the lock is free; a Python lock hands it over at once. Other processes still meet
-    the busy handler, but only one thread per process does.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._writer = threading.Lock()
-
-    def begin(self, lock_type: str | None = None) -> None:
-        self._writer.acquire()
-        try:
-            super().begin(lock_type)
-        except BaseException:
-            self._writer.release()
-            raise
-        self._state.holds_writer = True
-
-    def commit(self) -> Any:
-        result = super().commit()
-        self._release_writer()
-        return result
-
-    def rollback(self) -> Any:
-        try:
-            return super().rollback()
-        finally:
-            self._release_writer()
-
-    def _release_writer(self) -> None:
-        if getattr(self._state, "holds_writer", False):
-            self._state.holds_writer = False
-            self._writer.release()
 
 
 def _use_wal(db: Database) -> None:
