@@ -10,7 +10,6 @@ Test support for the suite and `serbero demo`; never used by the daemon.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from serbero.mostro.info import INFO_KIND, RELAY_LIST_KIND
 from serbero.mostro.messages import MostroMessage
 from serbero.nostr.relays import open_client, publish
 from serbero.simulators.mostro_node import MostroNode
+from serbero.simulators.peer import ListeningPeer
 
 SUCCESS, SILENCE, SILENT_TAKE = "success", "silence", "silent_take"
 #: mostrod's freshness rule: the request's inner created_at must be at most this old.
@@ -81,7 +81,7 @@ class TakeSeen:
     pow_bits: int
 
 
-class MostroResponder:
+class MostroResponder(ListeningPeer):
     """Answers take requests for the disputes of `node`; `behaviour[dispute_id]` picks the
     answer: SUCCESS (default), SILENCE, SILENT_TAKE or `cant-do:<reason>`."""
 
@@ -214,11 +214,3 @@ class MostroResponder:
                           .tags([Tag.parse(["r", u]) for u in urls]).finalize(self.node.keys))
             await self.node.send(relay_list)
         return info
-
-    async def shutdown(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self.client is not None:
-            await self.client.shutdown()

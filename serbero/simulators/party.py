@@ -36,12 +36,13 @@ from serbero.errors import EventRejected
 from serbero.mostro import chat, replies, signing, transport
 from serbero.mostro.chat_receive import ChatGuard, ChatMessage, open_chat_event
 from serbero.nostr.relays import open_client, publish
+from serbero.simulators.peer import ListeningPeer
 
 LOOKBACK_S = 3 * 86400
 SUB_MOSTRO, SUB_CHAT = "party-mostro", "party-chat"
 
 
-class SimulatedParty:
+class SimulatedParty(ListeningPeer):
     def __init__(self, keys: Keys | None = None, *, mostro_pubkey: str,
                  role: str = "buyer") -> None:
         self.keys = keys or Keys.generate()
@@ -173,11 +174,3 @@ class SimulatedParty:
         return (EventBuilder(Kind(1059), ciphertext).tags([Tag.parse(["p", address])])
                 .custom_created_at(Timestamp.from_secs(now - secrets.randbelow(86400)))
                 .finalize(ephemeral))
-
-    async def shutdown(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self.client is not None:
-            await self.client.shutdown()

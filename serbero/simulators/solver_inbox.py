@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from nostr_sdk import Client, Filter, Keys, Kind, NostrSdkError, ReqTarget, Timestamp, UnwrappedGift
 
 from serbero.nostr.relays import open_client
+from serbero.simulators.peer import ListeningPeer
 
 #: NIP-59 moves a gift wrap's created_at up to two days into the past.
 GIFT_WRAP_LOOKBACK_S = 3 * 86400
@@ -25,7 +26,7 @@ class ReceivedDM:
     received_at: float
 
 
-class SolverInbox:
+class SolverInbox(ListeningPeer):
     def __init__(self, keys: Keys | None = None, *, name: str = "solver",
                  on_message: Callable[[SolverInbox, ReceivedDM], None] | None = None) -> None:
         self.keys = keys or Keys.generate()
@@ -81,11 +82,3 @@ class SolverInbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.2))
         return self.texts(containing)
-
-    async def shutdown(self) -> None:
-        if self.client is not None:
-            await self.client.shutdown()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
