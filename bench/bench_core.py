@@ -134,6 +134,7 @@ class Options:
     keep: bool
     json_path: Path | None
     profile_dir: Path | None
+    dispatch_interval: int = 30
 
 
 class Bench:
@@ -174,7 +175,8 @@ class Bench:
         self.node = await MostroNode().connect([self.url])
         self.config = self.ws.write_config(
             serbero_secret=Keys.generate().secret_key().to_hex(), mostro=self.node.pubkey,
-            relay=self.url, solvers=[i.pubkey for i in self.inboxes])
+            relay=self.url, solvers=[i.pubkey for i in self.inboxes],
+            dispatch_interval_s=self.opts.dispatch_interval)
         self.env = self.ws.env(self.config)
         serbero = harness.venv_bin("serbero")
         subprocess.run([serbero, "migrate", "-c", str(self.config)], env=self.env, check=True,
@@ -768,6 +770,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="PostgreSQL URL (a private schema is created and dropped); default SQLite")
     p.add_argument("--redis-url", default=os.environ.get("SERBERO_REDIS_URL",
                                                          "redis://127.0.0.1:6379/0"))
+    p.add_argument("--dispatch-interval", type=int, default=30,
+                   help="seconds between escalation dispatcher cycles (enabled during the run)")
     p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--skip-burst", action="store_true")
     p.add_argument("--skip-library", action="store_true")
@@ -785,6 +789,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         p.error("--db-url takes a postgresql:// URL (SQLite is the default)")
     return Options(
         disputes=a.disputes, solvers=a.solvers, workers=a.workers, threads=a.threads,
+        dispatch_interval=a.dispatch_interval,
         rate_ms=a.rate_ms, latency_disputes=a.latency_disputes or a.disputes,
         warmup=max(1, a.warmup), lib_senders=a.lib_senders or a.workers,
         lib_rounds=max(1, a.lib_rounds),
