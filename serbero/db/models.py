@@ -159,13 +159,18 @@ class AuditEvent(BaseModel):
         return json.loads(self.payload_json)
 
 
-def audit(kind: str, *, dispute_id: str | None, at: int, **payload: Any) -> AuditEvent:
+def audit(kind: str, *, dispute_id: str | None, at: int, session_id: str | None = None,
+          prompt_bundle_id: str | None = None, policy_hash: str | None = None,
+          **payload: Any) -> AuditEvent:
     """Write one audit row; the payload repeats the dispute id as the original's recipes expect."""
     if dispute_id is not None:
         payload = {"dispute_id": dispute_id, **payload}
     return AuditEvent.create(
         kind=kind,
         dispute_id=dispute_id,
+        session_id=session_id,
         payload_json=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+        prompt_bundle_id=prompt_bundle_id,
+        policy_hash=policy_hash,
         occurred_at=at,
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from peewee import BigIntegerField, IntegerField, TextField
 
-from serbero.db.models import AuditEvent, BaseModel
+from serbero.db.models import AuditEvent, BaseModel, audit
 
 #: Waiting for its first dispatch (or for a worker after an error pushed it back).
 PENDING = "pending"
@@ -110,11 +110,9 @@ def record(kind: str, *, dispute_id: str | None, at: int, source: AuditEvent | N
     """An audit row; Phase 4 rows copy the session and bundle columns of their handoff row."""
     if source is not None:
         session_id = source.session_id
-    return AuditEvent.create(
-        kind=kind, dispute_id=dispute_id, session_id=session_id,
-        payload_json=compact({"dispute_id": dispute_id, **payload}),
-        prompt_bundle_id=source.prompt_bundle_id if source else None,
-        policy_hash=source.policy_hash if source else None, occurred_at=at)
+    return audit(kind, dispute_id=dispute_id, at=at, session_id=session_id,
+                 prompt_bundle_id=source.prompt_bundle_id if source else None,
+                 policy_hash=source.policy_hash if source else None, **payload)
 
 
 def claim(handoff: EscalationHandoff, *, at: int, token: str | None = None,
