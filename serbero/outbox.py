@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -128,13 +128,16 @@ def publish_many(row_ids: Sequence[int], *, relay: Publisher, settings: Settings
                 by_relays.setdefault(result.accepted, []).append(row)
         won = {row_id for relays, batch in by_relays.items()
                for row_id in _settle_sent(batch, relays, now)}
-        by_kind: dict[str, list[Outbox]] = {}
-        for row in wanted:
-            if row.id in won:
-                by_kind.setdefault(row.kind, []).append(row)
-        for kind, sent in by_kind.items():
+        for kind, sent in _by_kind(row for row in wanted if row.id in won).items():
             KINDS[kind].on_sent(sent, now, settings)
     return [status.get(row_id, "missing") for row_id in row_ids]
+
+
+def _by_kind(rows: Iterable[Outbox]) -> dict[str, list[Outbox]]:
+    grouped: dict[str, list[Outbox]] = {}
+    for row in rows:
+        grouped.setdefault(row.kind, []).append(row)
+    return grouped
 
 
 def _settle_sent(rows: Rows, relays: tuple[str, ...], now: int) -> set[int]:
@@ -149,11 +152,8 @@ def _settle_sent(rows: Rows, relays: tuple[str, ...], now: int) -> set[int]:
 
 def _cancel_unwanted(rows: Rows, now: int) -> dict[int, str]:
     """Settle as cancelled the rows their kind no longer wants sent; return them with reasons."""
-    by_kind: dict[str, list[Outbox]] = {}
-    for row in rows:
-        by_kind.setdefault(row.kind, []).append(row)
     unwanted: dict[int, str] = {}
-    for kind, batch in by_kind.items():
+    for kind, batch in _by_kind(rows).items():
         unwanted.update(KINDS[kind].unwanted(batch))
     if not unwanted:
         return unwanted
