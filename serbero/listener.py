@@ -1,7 +1,8 @@
 """The relay listener: subscribes to the Mostro node's dispute events on every relay, checks
 each one, and hands it to the queue; it also drives the ticker and saves its resume cursor.
 
-It writes nothing but the cursor. It never stops because relays are down: nostr-sdk reconnects
+It writes nothing but the cursor (and, at start-up, the node's info event it reads, so takes
+use what the node announces now). It never stops because relays are down: nostr-sdk reconnects
 in the background and re-sends the subscription, and a periodic fetch catches anything a burst
 or a reconnect made the notification stream drop.
 """
@@ -54,6 +55,7 @@ class Listener:
                                              overlap_s=settings.timeouts.resume_overlap_seconds)
         self.client: Client | None = None
         self._consumer: asyncio.Task[None] | None = None
+        self._node_check: asyncio.Task[None] | None = None
         self.last_event_at: float | None = None
 
     def dispute_filter(self, since: int) -> Filter:
@@ -74,7 +76,17 @@ class Listener:
         if self.enqueue_mostro is not None:
             await self.client.subscribe(ReqTarget.auto(mostro_daemon.subscription_filters(
                 self.settings, clock.now())), id=mostro_daemon.SUBSCRIPTION_ID)
+            self._node_check = asyncio.create_task(self._check_node())
         self._consumer = asyncio.create_task(self._consume(stream))
+
+    async def _check_node(self) -> None:
+        """Read the node's announcement once at start-up, in the background: a `serbero` key
+        that is not ours is logged loudly here, in the listener's own start-up log."""
+        assert self.client is not None
+        try:
+            await mostro_daemon.startup_check(self.client, self.settings, clock.now())
+        except Exception:
+            log.exception("mostro_startup_check_failed")
 
     async def _consume(self, stream) -> None:
         while (notification := await stream.next()) is not None:
@@ -137,10 +149,11 @@ class Listener:
 
     async def stop(self) -> None:
         """Stop handing events to the queue, save the cursor, close the connections."""
-        if self._consumer is not None:
-            self._consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._consumer
+        for task in (self._consumer, self._node_check):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.cursor.flush(clock.now())
         await heartbeat.forget(self)
         if self.client is not None:

@@ -27,10 +27,6 @@ def parse_secret_key(text: str) -> tuple[str, str]:
     return keys.secret_key().to_hex(), keys.public_key().to_hex()
 
 
-def keys_from_hex(secret_hex: str) -> Keys:
-    return Keys.parse(secret_hex)
-
-
 def short(pubkey: str) -> str:
     """A pubkey shortened for logs and tables: enough to tell solvers apart, not to copy."""
     return f"{pubkey[:8]}…{pubkey[-4:]}" if len(pubkey) > 16 else pubkey

@@ -33,7 +33,6 @@ class SolverInbox(ListeningPeer):
         self.name = name
         self.on_message = on_message
         self.messages: list[ReceivedDM] = []
-        self.undecryptable = 0
         self.client: Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
@@ -57,8 +56,7 @@ class SolverInbox(ListeningPeer):
                 continue
             try:
                 gift = UnwrappedGift.from_gift_wrap(self.keys, n.event)
-            except NostrSdkError:
-                self.undecryptable += 1
+            except NostrSdkError:  # not for this solver, or broken: a client ignores it
                 continue
             dm = ReceivedDM(gift.sender().to_hex(), gift.rumor().content(),
                             n.event.id().to_hex(), time.perf_counter())

@@ -39,3 +39,24 @@ def _recorded(dispute_id):
     from serbero.db.models import Dispute
 
     return Dispute.get_or_none(Dispute.dispute_id == dispute_id) is not None
+
+
+def test_the_listener_warns_at_start_up_when_the_node_trusts_another_serbero(
+        nostr_loop, relay, mostro, runtime, broker, caplog):
+    import logging
+
+    from nostr_sdk import Keys
+
+    responder = nostr_loop.run(MostroResponder(
+        mostro, serbero=Keys.generate().public_key().to_hex()).connect([relay]), 10)
+    nostr_loop.run(responder.announce(), 10)
+    listener, _ = build_listener(runtime.settings)
+    with caplog.at_level(logging.ERROR, logger="serbero.mostro.info"):
+        serving = Serving(nostr_loop, listener)
+        try:
+            wait_until(lambda: any(r.getMessage().startswith("mostro_serbero_key_mismatch")
+                                   for r in caplog.records))
+        finally:
+            serving.stop()
+            nostr_loop.run(responder.shutdown(), 10)
+    assert info.current_profile(runtime.settings).refusal == "foreign_serbero_key"
