@@ -146,11 +146,13 @@ def _run_async(main: Callable[[asyncio.Event], Any]) -> None:
     asyncio.run(runner())
 
 
-def _require_redis(settings: config.Settings, command: str) -> None:
+def needs_redis(settings: config.ServiceSettings, command: str,
+                why: str = "exchanges jobs through Redis") -> None:
+    """Exit 2, naming the variable, when a command that needs Redis has none configured."""
     if not settings.redis_url:
-        click.echo(f"config error: SERBERO_REDIS_URL: `serbero {command}` exchanges jobs through "
-                   "Redis; set it (e.g. redis://127.0.0.1:6379/0), or run everything in one "
-                   "process with `serbero run`.", err=True)
+        click.echo(f"config error: SERBERO_REDIS_URL: not set; `serbero {command}` {why}. Set "
+                   "it (e.g. redis://127.0.0.1:6379/0), or run everything in one process with "
+                   "`serbero run`.", err=True)
         sys.exit(CONFIG_EXIT)
 
 
@@ -165,11 +167,11 @@ def listen(config_path: Path | None) -> None:
         SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero listen -c config.toml
     """
     settings = load_settings(config_path)
-    _require_redis(settings, "listen")
+    needs_redis(settings, "listen")
     logs.setup(settings.log_level)
     open_db(settings)
     from serbero.listener import serve
-    from workers.embedded import build_listener
+    from workers.wiring import build_listener
 
     listener, ticker = build_listener(settings)
     _run_async(lambda stop: serve(listener, stop, ticker=ticker))
@@ -181,18 +183,19 @@ def listen(config_path: Path | None) -> None:
 @click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
 @click.option("--queues", "-Q", multiple=True, help="Only these queues (repeat the option).")
 def worker(config_path: Path | None, processes: int, threads: int, queues: tuple[str, ...]) -> None:
-    """Run dramatiq worker processes for every queue (needs Redis); same as `dramatiq workers`.
+    """Run dramatiq worker processes for every queue (needs Redis); same as
+    `dramatiq workers.wiring:boot`.
 
     \b
     Example:
         SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero worker -p 2 -t 8
     """
     settings = load_settings(config_path)
-    _require_redis(settings, "worker")
+    needs_redis(settings, "worker")
     if config_path is not None:
         os.environ["SERBERO_CONFIG"] = str(config_path)
-    argv = [sys.executable, "-m", "dramatiq", "workers", "-p", str(processes), "-t", str(threads),
-            "--worker-shutdown-timeout", "30000", "--skip-logging"]
+    argv = [sys.executable, "-m", "dramatiq", "workers.wiring:boot", "-p", str(processes),
+            "-t", str(threads), "--worker-shutdown-timeout", "30000", "--skip-logging"]
     if queues:
         argv += ["-Q", *queues]
     os.execv(sys.executable, argv)  # noqa: S606 - become the dramatiq supervisor
@@ -210,7 +213,7 @@ def run(config_path: Path | None, threads: int) -> None:
     Example:
         serbero run -c config.toml
     """
-    from workers.embedded import run_all_in_one
+    from workers.wiring import run_all_in_one
 
     settings = load_settings(config_path)
     logs.setup(settings.log_level)
@@ -230,7 +233,7 @@ def demo(count: int, solvers: int) -> None:
         serbero demo --disputes 3
     """
     from serbero.demo import run_demo
-    from workers.embedded import run_all_in_one
+    from workers.wiring import run_all_in_one
 
     if not 1 <= count <= 50 or not 1 <= solvers <= 10:
         raise click.UsageError("use 1 to 50 disputes and 1 to 10 solvers")

@@ -2,8 +2,8 @@
 GAP-9's cap and back-off) and retrying initial notices that never landed (GAP-3).
 
 Each scan claims a dispute's round with a conditional UPDATE on its counter, so two scans that
-run at once (two listeners, a retried tick) produce one round, not two. They return the outbox
-ids to publish once the transaction has committed.
+run at once (two listeners, a retried tick) produce one round, not two. They return what to
+publish once the transaction has committed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from serbero.db.models import Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
 from serbero.disputes.notify import fan_out
 from serbero.disputes.renotify import following_renotify_at
+from serbero.followup import FollowUp, combine
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,14 @@ def initial_retry_delay_s(rounds: int) -> int:
     return min(INITIAL_RETRY_MAX_S, INITIAL_RETRY_BASE_S * 2 ** max(0, rounds - 1))
 
 
-def renotify_due(now: int, settings: Settings, signer: Keys) -> list[int]:
+def renotify_due(now: int, settings: Settings, signer: Keys) -> FollowUp:
     """Send the next reminder for every `notified` dispute whose reminder is due."""
     due = (Dispute.select(Dispute.dispute_id, Dispute.renotify_count)
            .where((Dispute.lifecycle_state == lifecycle.NOTIFIED)
                   & Dispute.next_renotify_at.is_null(False)
                   & (Dispute.next_renotify_at <= now))
            .order_by(Dispute.next_renotify_at).limit(SCAN_BATCH))
-    outbox_ids: list[int] = []
+    follow_ups: list[FollowUp] = []
     for dispute_id, sent in list(due.tuples()):
         with database.atomic():
             next_at = following_renotify_at(now, sent + 1, settings.timeouts)
@@ -49,15 +50,15 @@ def renotify_due(now: int, settings: Settings, signer: Keys) -> list[int]:
             if not won:
                 continue  # another scan took this round, or the dispute moved on
             dispute = Dispute.get_by_id(dispute_id)
-            outbox_ids += fan_out(dispute, notices.RENOTIFICATION, solvers=settings.solvers,
-                                  signer=signer, now=now, include_invalid=False)
+            follow_ups.append(fan_out(dispute, notices.RENOTIFICATION, settings=settings,
+                                      signer=signer, now=now, include_invalid=False))
             log.info("renotification_round", extra={"dispute_id": dispute_id, "round": sent + 1})
             if next_at is None:
                 audit("renotification_cap_reached", dispute_id=dispute_id, at=now,
                       reminders=sent + 1)
                 log.warning("renotification_cap_reached", extra={
                     "dispute_id": dispute_id, "reminders": sent + 1})
-    return outbox_ids
+    return combine(follow_ups)
 
 
 def _initial_in_flight(dispute_id: str) -> bool:
@@ -66,14 +67,15 @@ def _initial_in_flight(dispute_id: str) -> bool:
                    & (Notification.notif_type == notices.INITIAL)).exists())
 
 
-def retry_unnotified(now: int, settings: Settings, signer: Keys) -> list[int]:
+def retry_unnotified(now: int, settings: Settings, signer: Keys) -> FollowUp:
     """GAP-3: a dispute still `new` once its initial notices all failed gets a fresh round, with
-    back-off, until one lands; solvers added to the configuration later are included."""
+    back-off, until one lands; solvers added to the configuration later are included. Observers
+    and webhooks had their copy with the first round: a retry sends them none."""
     due = (Dispute.select(Dispute.dispute_id, Dispute.notify_rounds)
            .where((Dispute.lifecycle_state == lifecycle.NEW)
                   & Dispute.next_notify_at.is_null(False) & (Dispute.next_notify_at <= now))
            .order_by(Dispute.next_notify_at).limit(SCAN_BATCH))
-    outbox_ids: list[int] = []
+    follow_ups: list[FollowUp] = []
     for dispute_id, rounds in list(due.tuples()):
         with database.atomic():
             same_round = ((Dispute.dispute_id == dispute_id) & (Dispute.notify_rounds == rounds)
@@ -88,9 +90,9 @@ def retry_unnotified(now: int, settings: Settings, signer: Keys) -> list[int]:
             if not won:
                 continue  # another scan took this round
             dispute = Dispute.get_by_id(dispute_id)
-            ids = fan_out(dispute, notices.INITIAL, solvers=settings.solvers, signer=signer,
-                          now=now, include_invalid=False)
+            follow_up = fan_out(dispute, notices.INITIAL, settings=settings, signer=signer,
+                                now=now, include_invalid=False, with_copies=False)
             audit("initial_notification_retried", dispute_id=dispute_id, at=now,
-                  round=rounds + 1, notices=len(ids))
-            outbox_ids += ids
-    return outbox_ids
+                  round=rounds + 1, notices=len(follow_up.publish))
+            follow_ups.append(follow_up)
+    return combine(follow_ups)

@@ -69,7 +69,7 @@ def test_named_recipients_override_the_routing_and_are_pinned(make_dispute, esc_
     result = manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW,
                              to=[npub])
     assert (result.route.kind, result.route.recipients) == ("manual", (bo.pubkey,))
-    ids = scan.dispatch_due(NOW, settings=settings, signer=signer)
+    ids = scan.dispatch_due(NOW, settings=settings, signer=signer).outbox_ids
     assert [Outbox.get_by_id(i).recipient for i in ids] == [bo.pubkey]
 
 

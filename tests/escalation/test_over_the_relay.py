@@ -55,7 +55,7 @@ def test_serbero_escalate_reaches_the_write_solver_over_the_relay(
     assert "Session: <none \u2014 dispute-scoped handoff>" in text
     # And the handoff is recorded as delivered, to Ana only
     wait_until(lambda: EscalationHandoff.get_by_id(handoff_id).status == "dispatched")
-    assert [o.recipient for o in Outbox.select().where(Outbox.kind == "handoff_dm")] == \
+    assert [o.recipient for o in Outbox.select().where(Outbox.purpose == "handoff_dm")] == \
         [solver_ana.pubkey]
     assert EscalationDispatch.get().target_solver == solver_ana.pubkey
     assert solver_bo.texts("escalation_handoff/v1") == []

@@ -6,12 +6,21 @@ end-to-end paths through Redis and worker processes are in test_pipeline.py and 
 
 import uuid
 
+import pytest
+
 from serbero import clock
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, Transition
 from serbero.disputes.events import STATUS_STAGE
 from tests.conftest import Driver
 
 D1 = "11111111-2222-4333-8444-555555555555"
+
+
+@pytest.fixture
+def notice_format():
+    """These scenarios pin the original's NIP-17 texts byte for byte; the Mostro v2 form of the
+    same notices is tested end to end in tests/channels/."""
+    return "nip17-original"
 
 
 def states(dispute_id=D1):
@@ -223,7 +232,7 @@ def test_a_reminder_written_before_a_take_is_not_sent_after_it(nostr_loop, mostr
     driver.ingest(mostro.revision(D1, "initiated"), now=now)
     from serbero.disputes import reminders
 
-    [row_id] = reminders.renotify_due(now + 11, driver.rt.settings, driver.rt.signer)
+    [row_id] = reminders.renotify_due(now + 11, driver.rt.settings, driver.rt.signer).outbox_ids
     driver.ingest(mostro.revision(D1, "in-progress"), now=now + 12)
     assert driver.publish([row_id], now + 13) == ["cancelled"]
     assert Notification.get(Notification.outbox == row_id).status == "cancelled"
@@ -272,7 +281,7 @@ def test_a_transient_failure_is_republished_by_the_outbox_tick(nostr_loop, mostr
     texts(nostr_loop, solver_ana, 1, D1)
     assert Outbox.get_by_id(row.id).status == "sent"
     # the very same signed event was published: one event id end to end
-    assert solver_ana.messages[0].wrap_id == row.event_id
+    assert solver_ana.messages[0].wrap_id == row.message_id
 
 
 def test_a_permanent_refusal_marks_the_notice_failed(mostro, make_runtime, solver_ana, mocker):

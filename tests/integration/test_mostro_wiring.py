@@ -6,7 +6,7 @@ from serbero.mostro import info, take
 from serbero.simulators.mostro_responder import MostroResponder
 from tests.integration.test_pipeline import Serving, wait_until
 from workers import actors
-from workers.embedded import build_listener
+from workers.wiring import build_listener
 
 
 def test_a_take_reply_reaches_the_request_through_listener_and_worker(

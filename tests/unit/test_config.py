@@ -115,10 +115,10 @@ def test_every_problem_is_reported_at_once_one_line_each():
         "solvers": [{"pubkey": SOLVER.public_key().to_hex(), "permission": "Write"}],
         "timeouts": {"renotification_check_interval_seconds": 0, "renotification_seconds": -5},
         "escalation": {"dispatch_interval_seconds": 0},
-        "webhooks": {},
+        "webhook": {},  # a typo of [[webhooks]]
     })
     text = "\n".join(problems)
-    assert "unknown section `[webhooks]`" in text
+    assert "unknown section `[webhook]`" in text
     assert "[serbero]: unknown key `colour`" in text
     assert "[serbero].private_key: not a valid secret key" in text
     assert "[mostro].pubkey: `npub1nope` is not a valid public key" in text
@@ -224,7 +224,6 @@ def test_check_config_prints_a_summary_and_warnings(tmp_path):
 def test_serbero_config_env_names_the_file(tmp_path, monkeypatch):
     path = write(tmp_path, RUST_CONFIG)
     monkeypatch.setenv("SERBERO_CONFIG", str(path))
-    assert config.config_path() == path
     assert config.load().config_path == path
     assert os.environ["SERBERO_CONFIG"] == str(path)
 
