@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 
 from serbero import logs
 from serbero.errors import ConfigError
-from serbero.mostro import protocols
 from serbero.nostr.keys import parse_public_key, parse_secret_key
 
 #: Where the configuration is read from when SERBERO_CONFIG is not set.
@@ -84,6 +83,8 @@ class SerberoSection:
 
 
 def _transport_choice(value: str) -> str | None:
+    from serbero.mostro import protocols  # the registry, not the rest of the Mostro layer
+
     versions = protocols.every()
     if value == "auto" or value in (v.name for v in versions):
         return None

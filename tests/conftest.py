@@ -170,7 +170,8 @@ def notice_format() -> str:
 
 @pytest.fixture
 def make_settings(tmp_path: Path, serbero_keys: Any, notice_format: str) -> Callable[..., Any]:
-    """Settings for a test: `make_settings(relays=[url], mostro=pk, solvers=[inbox|str], …)`."""
+    """Settings for a test: `make_settings(relays=[url], mostro=pk, solvers=[inbox|str|entry],
+    observers=[inbox|str], webhooks=[entry], env={…}, …)`."""
     from serbero import config
 
     def make(*, relays: list[str] | None = None, mostro: str | None = None,
@@ -184,7 +185,8 @@ def make_settings(tmp_path: Path, serbero_keys: Any, notice_format: str) -> Call
                         "db_path": str(tmp_path / "serbero.db")},
             "mostro": {"pubkey": mostro or Keys.generate().public_key().to_hex()},
             "relays": [{"url": u} for u in (relays or ["ws://127.0.0.1:9"])],
-            "solvers": [{"pubkey": s if isinstance(s, str) else s.pubkey,
+            "solvers": [s if isinstance(s, dict) else
+                        {"pubkey": s if isinstance(s, str) else s.pubkey,
                          "permission": "write" if i == 0 else "read"}
                         for i, s in enumerate(solvers)],
             "timeouts": timeouts or {},
