@@ -112,6 +112,11 @@ def check_config(config_path: Path | None) -> None:
     click.echo(f"relays: {len(settings.relays)}")
     valid = sum(s.hex_pubkey is not None for s in settings.solvers)
     click.echo(f"solvers: {len(settings.solvers)} ({valid} with a valid pubkey)")
+    click.echo(f"solver messages: {settings.notifications.format}"
+               + "".join(f", #{i + 1} {s.format}" for i, s in enumerate(settings.solvers)
+                         if s.format))
+    click.echo(f"observers: {len(settings.observers)}; webhooks: "
+               + (", ".join(w.name for w in settings.webhooks) or "none"))
     click.echo(f"database: {config.redact_url(settings.db_url)}")
     click.echo(f"broker: {'redis' if settings.redis_url else 'embedded (serbero run only)'}")
     click.echo("ok" if not settings.warnings else "ok, with warnings above")

@@ -15,7 +15,7 @@ from serbero.config import Settings
 from serbero.db.models import Notification, Outbox
 from serbero.escalation.models import (
     DISPATCHED,
-    DM_KIND,
+    DM_PURPOSE,
     SENDING,
     EscalationDm,
     claim,
@@ -83,5 +83,5 @@ def _settle_attempt(row: Outbox, error: str, now: int) -> FollowUp | None:
 
 #: Once written, a handoff DM goes out even if the dispute resolves in the meantime; nothing is
 #: recalled (DISP-14), so every row is wanted.
-PURPOSE = Purpose(DM_KIND, lane=ESCALATION, on_sent=each(on_sent), on_failed=on_failed,
+PURPOSE = Purpose(DM_PURPOSE, lane=ESCALATION, on_sent=each(on_sent), on_failed=on_failed,
                   on_cancelled=on_cancelled)

@@ -22,7 +22,7 @@ from serbero.disputes import lifecycle
 from serbero.escalation import package, routing
 from serbero.escalation.models import (
     DISPATCHED,
-    DM_KIND,
+    DM_PURPOSE,
     MANUAL_TRIGGER,
     NOTIF_TYPE,
     PARSE_FAILED,
@@ -190,7 +190,7 @@ def _write_dms(h: EscalationHandoff, message: SolverMessage, route: routing.Rout
             continue
         event = formats.build(message, settings.format_for(hex_pubkey), signer=signer,
                               recipient=hex_pubkey, now=now)
-        dms.append((pubkey, NewRow(channel=NOSTR, purpose=DM_KIND, recipient=hex_pubkey,
+        dms.append((pubkey, NewRow(channel=NOSTR, purpose=DM_PURPOSE, recipient=hex_pubkey,
                                    message_id=event.id().to_hex(), body=event.as_json(),
                                    republish_after_s=FIRST_REPUBLISH_AFTER_S,
                                    dispute_id=message.dispute_id, notice_type=NOTIF_TYPE)))
