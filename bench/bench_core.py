@@ -88,7 +88,8 @@ class Collector:
                 found = _DISPUTE_LINE.search(dm.text)
                 if lib and dm.text.startswith("bench library-limit"):
                     self.library.setdefault(lib.group(1), []).append(dm.received_at)
-                elif found and dm.text.startswith(INITIAL_TEXT):
+                elif found and INITIAL_TEXT in dm.text.split("\n", 2)[:2]:
+                    # the original's text, alone (nip17-original) or below the subject line
                     self.initial.setdefault(found.group(1), []).append((i, dm.received_at))
                 else:
                     self.other.append((i, dm.received_at, dm.text.split("\n", 1)[0]))

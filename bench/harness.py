@@ -71,7 +71,7 @@ def spawn(name: str, argv: list[str], *, env: dict[str, str], log_path: Path | N
           cwd: Path, stdin: int | None = None, stdout: int | None = None) -> Child:
     """Start a child in its own process group; it gets SIGTERM if the bench dies.
 
-    `cwd` matters: `python -m dramatiq workers` puts the working directory first on sys.path,
+    `cwd` matters: `python -m dramatiq …` puts the working directory first on sys.path,
     so started from a checkout it would import that checkout's code whatever PYTHONPATH says.
     """
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115

@@ -15,7 +15,8 @@ from serbero.mostro import daemon as mostro_daemon
 from workers import wiring
 from workers.wiring import follow_up, runtime
 
-QUEUES = ("events", "notify", "webhooks", "ticks")
+#: Options of a job that dramatiq retries when it raises (a database error, say): up to eight
+#: times, backing off from half a second to a minute; each attempt may run a minute.
 RETRIED = {"max_retries": 8, "min_backoff": 500, "max_backoff": 60_000, "time_limit": 60_000}
 
 

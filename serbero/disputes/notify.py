@@ -111,7 +111,8 @@ def fan_out(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Ke
               notif_type=notif_type, reason="no_valid_solvers")
         log.warning("no solvers configured; dispute persisted but not notified", extra={
             "dispute_id": dispute.dispute_id, "notif_type": notif_type})
-    extra: list[Publish] = outbox.write(signed.copies, now=now)
+    extra: list[Publish] = copies.write(signed.message, signed.copies, settings=settings,
+                                        now=now)
     in_memory = {e.id().to_hex(): e for e in signed.solvers.values()}
     return FollowUp(publish=(*queued, *extra), signed=in_memory)
 

@@ -165,8 +165,9 @@ def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
         "recipients": len(route.recipients), "queued": len(dms), "attempt": attempt})
     # Observers and webhooks hear of a handoff once, with its first attempt, even when no DM
     # could be written: a person has to take the dispute over either way.
-    extra = outbox.write(copies.rows(message, settings=settings, signer=signer, now=now),
-                         now=now) if attempt == 1 else []
+    extra = copies.write(message, copies.rows(message, settings=settings, signer=signer,
+                                              now=now), settings=settings, now=now) \
+        if attempt == 1 else []
     retry = None if dms else fail_attempt(h, now=now, reason="no recipient pubkey parses")
     follow_up = FollowUp(publish=(*dms, *extra)).then(retry.follow_up() if retry else None)
     return _outcome(h.handoff_event_id, h.status, follow_up=follow_up)

@@ -47,6 +47,9 @@ def escalate(dispute_id: str, *, settings: Settings, operator: str, now: int,
     the first handoff, unless `again`. Raises NotFound for an unknown dispute, ValueError for
     a malformed `to` pubkey and EscalationRefused for a resolved dispute."""
     pinned = routing.manual(to) if to else None
+    if pinned is not None and settings.serbero_pubkey in pinned.recipients:
+        raise EscalationRefused("--to names Serbero's own key; a DM to itself would be read back "
+                                "as a Mostro reply. Name the solver's key.")
     if note is not None and len(note) > MAX_NOTE_CHARS:
         raise EscalationRefused(f"the note has {len(note)} characters; keep it under "
                                 f"{MAX_NOTE_CHARS} and put details where solvers can find them.")

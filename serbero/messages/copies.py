@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 from nostr_sdk import Keys
 
+from serbero import outbox
 from serbero.config import Settings
 from serbero.db.models import Outbox, audit
 from serbero.disputes.relevance import unwanted
-from serbero.followup import WEBHOOKS, FollowUp
+from serbero.followup import WEBHOOKS, FollowUp, Publish
 from serbero.messages import formats
 from serbero.messages.message import SolverMessage
 from serbero.nostr.keys import short
@@ -33,16 +34,12 @@ REPUBLISH_AFTER_S = 15
 
 def rows(message: SolverMessage, *, settings: Settings, signer: Keys, now: int) -> list[NewRow]:
     """Signed first lines for the observers whose key parses, and a JSON notice per webhook
-    that asked for this subject. An observer key that does not parse is recorded, not fatal."""
+    that asked for this subject. Touches no state (a notice may be signed before the
+    transaction that stores it)."""
     out = []
     for observer in settings.observers:
         hex_pubkey = observer.hex_pubkey
         if hex_pubkey is None:
-            audit("notice_not_sent", dispute_id=message.dispute_id, at=now, role="observer",
-                  recipient=observer.pubkey[:100], notice_type=message.notice_type,
-                  reason="invalid pubkey")
-            log.warning("observer_notice_failed: invalid observer pubkey", extra={
-                "dispute_id": message.dispute_id, "notice_type": message.notice_type})
             continue
         event = formats.first_line(message, signer=signer, recipient=hex_pubkey, now=now)
         out.append(NewRow(channel=NOSTR, purpose=OBSERVER_NOTICE.name, recipient=hex_pubkey,
@@ -58,6 +55,20 @@ def rows(message: SolverMessage, *, settings: Settings, signer: Keys, now: int) 
                           republish_after_s=REPUBLISH_AFTER_S, dispute_id=message.dispute_id,
                           notice_type=message.notice_type))
     return out
+
+
+def write(message: SolverMessage, copies: list[NewRow], *, settings: Settings,
+          now: int) -> list[Publish]:
+    """Store the copies of a message (in the transaction that stores the message) and record,
+    for each observer whose key does not parse, that it was not told."""
+    for observer in settings.observers:
+        if observer.hex_pubkey is None:
+            audit("notice_not_sent", dispute_id=message.dispute_id, at=now, role="observer",
+                  recipient=observer.pubkey[:100], notice_type=message.notice_type,
+                  reason="invalid pubkey")
+            log.warning("observer_notice_failed: invalid observer pubkey", extra={
+                "dispute_id": message.dispute_id, "notice_type": message.notice_type})
+    return outbox.write(copies, now=now)
 
 
 def webhook_body(message: SolverMessage, idempotency_key: str) -> str:

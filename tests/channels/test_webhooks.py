@@ -11,8 +11,10 @@ import pytest
 from serbero import clock, outbox
 from serbero.db.models import AuditEvent, Outbox
 from serbero.disputes import ingest
+from serbero.errors import PublishError
 from serbero.followup import NOTIFY, WEBHOOKS
-from serbero.outbox.webhook import WebhookChannel
+from serbero.outbox.channels import Delivered
+from serbero.outbox.webhook import WebhookChannel, classify
 from serbero.simulators.mostro_node import MostroNode
 from tests.channels.webhook_server import ScriptedWebhook
 from tests.conftest import Driver
@@ -109,6 +111,15 @@ def test_a_refusing_or_redirecting_webhook_is_given_up_at_once(db, make_settings
     assert len(hook.seen) == 1  # no redirect followed, nothing retried
     [failure] = AuditEvent.select().where(AuditEvent.kind == "webhook_notice_failed")
     assert failure.payload["recipient"] == "ops" and hook.url not in failure.payload_json
+
+
+@pytest.mark.parametrize(("status", "permanent"), [
+    (500, False), (503, False), (408, False), (429, False), (400, True), (401, True),
+    (404, True), (410, True), (301, True), (302, True), (307, True)])
+def test_each_http_answer_says_whether_a_retry_can_help(status, permanent):
+    outcome = classify(status, "ops")
+    assert isinstance(outcome, PublishError) and outcome.permanent is permanent
+    assert classify(204, "ops") == Delivered(("ops",))
 
 
 def test_a_webhook_gets_only_the_subjects_it_asked_for(db, make_settings, serbero_keys):
