@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 import threading
 import uuid
+from collections.abc import Callable
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -34,6 +35,9 @@ WORKER_STOP_TIMEOUT_MS = 15_000
 #: Lane → the actor that publishes its rows.
 LANES = {NOTIFY: "publish_outbox_row", ESCALATION: "publish_handoff_dm",
          WEBHOOKS: "publish_webhook_row"}
+#: The actors that take a raw event: the targets of the listener's subscriptions, static or
+#: wanted (a wanted subscription naming anything else is refused by the listener).
+EVENT_TARGETS = (INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT)
 #: Modules of this package that declare no actors; every other one is imported by `install`.
 NOT_ACTOR_MODULES = frozenset({"broker", "dashboard", "wiring"})
 
@@ -131,11 +135,10 @@ def publish(row_id: int) -> None:
                                   now=clock.now()))
 
 
-def targets() -> dict[str, object]:
-    """Where the listener hands events: the target names of its subscriptions → enqueue."""
+def targets() -> dict[str, Callable[[str], object]]:
+    """Where the listener hands events: each actor of EVENT_TARGETS, by name."""
     jobs = broker()
-    return {name: jobs.get_actor(name).send for name in (INGEST_DISPUTE_EVENT,
-                                                          INGEST_MOSTRO_EVENT)}
+    return {name: jobs.get_actor(name).send for name in EVENT_TARGETS}
 
 
 def build_listener(settings: Settings) -> tuple[Listener, Ticker]:

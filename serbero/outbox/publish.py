@@ -79,7 +79,7 @@ def publish_many(row_ids: Sequence[int], *, channels: Channels, settings: Settin
     """
     rows = list(Outbox.select().where(Outbox.id.in_(list(row_ids))))
     status = {row.id: row.status for row in rows}
-    pending = [row for row in rows if row.status == PENDING]
+    pending = [row for row in rows if row.status == PENDING and _known(row.id, row.purpose)]
     unwanted, follow_ups = _cancel_unwanted(pending, now)
     status.update((row_id, CANCELLED) for row_id in unwanted)
     by_channel = _by((row for row in pending if row.id not in unwanted), "channel")
@@ -164,11 +164,20 @@ def _record_failure(row: Outbox, exc: PublishError, now: int) -> tuple[str, Foll
     return PENDING, None
 
 
+def _known(row_id: int, purpose: str) -> bool:
+    """Rows of a purpose this version does not know are left for a worker that does."""
+    if purposes.known(purpose):
+        return True
+    log.warning("outbox_unknown_purpose", extra={"outbox_id": row_id, "purpose": purpose[:64]})
+    return False
+
+
 def claim_due(now: int, limit: int = SCAN_BATCH) -> FollowUp:
     """Pending rows whose next attempt is due (failed attempts, or jobs lost with a broker),
     each leased for a while so that a slow queue does not get the same row twice."""
     candidates = list(Outbox.select(Outbox.id, Outbox.purpose)
-                      .where((Outbox.status == PENDING) & (Outbox.next_attempt_at <= now))
+                      .where((Outbox.status == PENDING) & (Outbox.next_attempt_at <= now)
+                             & Outbox.purpose.in_(list(purposes.MODULES)))
                       .order_by(Outbox.next_attempt_at).limit(limit).tuples())
     claimed = []
     with database.atomic():

@@ -82,3 +82,9 @@ def get(name: str) -> Purpose:
         module, attribute = MODULES[name].split(":")
         found = _loaded[name] = getattr(importlib.import_module(module), attribute)
     return found
+
+
+def known(name: str) -> bool:
+    """Whether this version knows the purpose of a stored row (a newer version, during a rolling
+    upgrade, may write rows of a purpose this one has not heard of)."""
+    return name in MODULES

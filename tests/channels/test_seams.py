@@ -52,6 +52,21 @@ def test_the_generic_outbox_imports_no_domain_and_finds_each_purpose_by_name():
     assert purposes.get("webhook_notice").lane == WEBHOOKS
 
 
+def test_a_row_of_a_purpose_this_version_does_not_know_blocks_nothing(db, make_settings):
+    # e.g. written by a newer worker during a rolling upgrade
+    from serbero import outbox
+    from serbero.db.models import Outbox
+
+    def row(purpose, message_id):
+        return Outbox.create(purpose=purpose, recipient="r", message_id=message_id, body="{}",
+                             created_at=1, next_attempt_at=1).id
+    future, known = row("from_the_future", "m1"), row("mostro_take", "m2")
+    assert outbox.claim_due(10).outbox_ids == (known,)
+    assert outbox.publish_many([future], channels={}, settings=make_settings(),
+                               now=10).statuses == ("pending",)
+    assert Outbox.get_by_id(future).attempts == 0
+
+
 def test_every_protocol_version_is_one_module_of_the_registry():
     found = sorted(p.stem for p in (ROOT / "serbero/mostro/protocols").glob("v*.py"))
     assert list(protocols.names()) == found == ["v1", "v2"]
