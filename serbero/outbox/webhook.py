@@ -81,18 +81,20 @@ class WebhookChannel:
         if webhook.secret is not None:
             headers[SIGNATURE_HEADER] = signature(webhook.secret.reveal(), body)
         try:
-            answer = self._http().post(webhook.url, content=body, headers=headers,
-                                       timeout=webhook.timeout_seconds)
+            # Streamed and closed unread: only the status matters, and a hostile endpoint must
+            # not make Serbero hold a large answer in memory.
+            with self._http().stream("POST", webhook.url, content=body, headers=headers,
+                                     timeout=webhook.timeout_seconds) as answer:
+                status_code = answer.status_code
         except httpx.TimeoutException:
             return PublishError(f"webhook {webhook.name} timed out after "
                                 f"{webhook.timeout_seconds:g}s", permanent=False)
         except httpx.HTTPError as exc:
             return PublishError(f"webhook {webhook.name} unreachable: {type(exc).__name__}",
                                 permanent=False)
-        outcome = classify(answer.status_code, webhook.name)
         log.info("webhook_answered", extra={"webhook": webhook.name, "outbox_id": row.id,
-                                            "status_code": answer.status_code})
-        return outcome
+                                            "status_code": status_code})
+        return classify(status_code, webhook.name)
 
     def close(self) -> None:
         with self._lock:
