@@ -99,7 +99,7 @@ def transcript_lines(entries: tuple[TranscriptEntry, ...], limits: TranscriptLim
 
 
 def _section(title: str, body: str) -> str:
-    return f"## {title}\n{body.rstrip()}"
+    return f"## {title}\n{body.rstrip(chr(10))}"
 
 
 def classification_prompt(request: ClassificationRequest, bundle: PromptBundle,
