@@ -7,8 +7,8 @@ dispute goes to a human with trigger `authority_boundary_attempt`.
 Before matching, text is folded: compatibility forms (full-width, mathematical letters),
 zero-width and other invisible characters removed, accents stripped, look-alike letters mapped
 to Latin (Unicode's confusables data), case folded, digits and symbols used as letters read as
-letters, and letters spaced out one by one joined again. Each rule is matched on the words and,
-for multi-word rules, on the letters alone, so "r e l-e a s e  t.h.e f u n d s" still hits.
+letters, and letters spaced out one by one joined again. Each rule is matched on the words and, for
+multi-word rules, on the letters alone, so "r e l e a s e  t.h.e  f-u-n-d-s" still hits.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ TRIGGER = "authority_boundary_attempt"
 IDENTIFIER = "nostr_identifier"
 EMPTY = "empty"
 #: A rule's letters-only form shorter than this could occur by accident inside other words.
-MIN_COMPACT_CHARS = 9
+MIN_COMPACT_CHARS = 8
 #: Letters a compacted stem may carry as an ending ("releas|ing", "cancel|led").
 COMPACT_ENDING = "[a-z]{0,4}"
 
@@ -41,6 +41,9 @@ _INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u180e", "\u2800"}
 _LEET_ANYWHERE = str.maketrans({"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
                                 "$": "s"})
 _ONE_AS = ("l", "i")
+#: A run of letters, digits and `@`/`$` with at least one letter: digits in it stand for
+#: letters ("r3l3a$3"), while a number on its own ("150") stays a number.
+_MIXED = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
 #: Symbols that are letters only between letters ("gu!lty"), punctuation elsewhere.
 _INNER_SYMBOL = re.compile(r"(?<=[a-z])[!|](?=[a-z])")
 
@@ -85,17 +88,23 @@ def _fold_chars(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = text.translate(_confusable_map()).casefold()
-    text = re.sub(r"(?<=[a-z])[0-9@$]|[0-9@$](?=[a-z])",
-                  lambda m: m.group().translate(_LEET_ANYWHERE), text)
+    text = _MIXED.sub(lambda m: m.group().translate(_LEET_ANYWHERE), text)
     return _INNER_SYMBOL.sub(lambda m: "i" if m.group() == "!" else "l", text)
 
 
 def _words(folded: str) -> list[str]:
-    """Words of letters and digits; a run of single letters ("r e l e a s e") becomes one."""
+    """Words of letters and digits. Single letters one separator apart ("r e l e a s e",
+    "g.u.i.l.t.y") become one word; a wider gap ("y o u   w i n") ends it."""
     out: list[str] = []
     run: list[str] = []
-    for token in re.findall(r"[a-z0-9]+", folded):
+    last_end = 0
+    for match in re.finditer(r"[a-z0-9]+", folded):
+        token, gap = match.group(), match.start() - last_end
+        last_end = match.end()
         if len(token) == 1 and token.isalpha():
+            if run and gap > 1:
+                out.append("".join(run))
+                run = []
             run.append(token)
             continue
         if run:
@@ -112,7 +121,7 @@ def fold(text: str) -> list[tuple[str, str]]:
     folded = _fold_chars(text)
     readings = []
     for one in _ONE_AS:
-        words = _words(re.sub(r"(?<=[a-z])1|1(?=[a-z])", one, folded))
+        words = _words(_MIXED.sub(lambda m, one=one: m.group().replace("1", one), folded))
         readings.append((" ".join(words), "".join(words)))
     return readings
 
