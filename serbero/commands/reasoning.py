@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from serbero.cli import _require_redis, config_option, domain_errors, load_settings, open_db
+from serbero.cli import _require_redis, cli, config_option, domain_errors, load_settings, open_db
 
 if TYPE_CHECKING:
     from serbero.mediation.check import ProviderCheck
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 POLL_S = 0.5
 
 
-@click.group()
+@cli.group()
 def reasoning() -> None:
     """Try the reasoning providers: health, a sample verdict, labelled cases."""
 
