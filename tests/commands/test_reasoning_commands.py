@@ -74,7 +74,8 @@ def test_check_prints_health_verdict_and_decision(tmp_path, endpoint):
     assert "provider 1/1  openai-compatible:m1" in out
     assert re.search(r"health check:\s+ok \(\d+ ms\)", out)
     assert "classification: ok" in out and "120 in / 30 out tokens" in out
-    assert "verdict:        coordination_failure_resolvable, confidence 0.74, flags: low_info" in out
+    assert ("verdict:        coordination_failure_resolvable, confidence 0.74, "
+            "flags: low_info") in out
     assert "decision:       ask_clarification" in out
     assert "result: every provider answered" in out
     # and the sample's npub never reached the provider
@@ -185,7 +186,8 @@ def test_eval_refuses_a_malformed_case_file(tmp_path, endpoint):
 def test_eval_fails_when_no_case_got_an_answer(tmp_path, endpoint):
     endpoint.script(lambda seen: json_reply({}, 403))
     config = write_config(tmp_path, f'api_base = "{endpoint.url}/v1"')
-    result = run("reasoning", "eval", "-c", str(config), str(CASES_DIR / "en-01-late-transfer.json"))
+    one = CASES_DIR / "en-01-late-transfer.json"
+    result = run("reasoning", "eval", "-c", str(config), str(one))
     assert result.exit_code == 1 and "errors:            refused=1" in result.output
 
 
