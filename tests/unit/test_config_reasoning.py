@@ -4,6 +4,7 @@ and the keys from the environment (CFG-9); bad values are `config error:` lines.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,13 @@ def test_prompts_default_to_the_shipped_bundle():
     assert s.prompts.system_instructions_path == "config/prompts/phase3-system.md"
     assert Path(__file__).resolve().parents[2].joinpath(
         s.prompts.classification_policy_path).is_file()
+
+
+def test_the_sample_fallback_loads_once_uncommented():
+    sample = (Path(__file__).parents[2] / "config" / "serbero.sample.toml").read_text()
+    block = sample.split("# [[reasoning.fallback]]", 1)[1].split("\n\n", 1)[0]
+    fallback = "[[reasoning.fallback]]" + "\n".join(
+        line.removeprefix("# ") for line in block.split("\n"))
+    doc = tomllib.loads(fallback)
+    s = load({"fallback": doc["reasoning"]["fallback"]})
+    assert [e.provider for e in s.reasoning.fallback] == ["anthropic"]
