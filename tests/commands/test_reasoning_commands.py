@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from serbero.cli import cli
 from serbero.mediation import cases as case_files
 from serbero.mediation.check import SAMPLE_NPUB
+from tests.conftest import REDIS_URL
 from tests.reasoning.conftest import PROMPTS_DIR
 from tests.reasoning.endpoint import API_KEY, Seen, anthropic_reply, json_reply, openai_reply
 from tests.reasoning.endpoint import text_block as block
@@ -195,3 +196,42 @@ def test_eval_fails_when_no_case_got_an_answer(tmp_path, endpoint):
 def test_reasoning_commands_have_help(command):
     result = CliRunner().invoke(cli, ["reasoning", command, "--help"])
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_check_on_worker_prints_the_report_a_mediation_worker_recorded(tmp_path, endpoint,
+                                                                      broker):
+    # Given a worker on the mediation queue running this deployment's configuration
+    import dramatiq
+
+    from serbero import config as config_module
+    from serbero.runtime import Runtime
+    from workers.context import install
+
+    endpoint.script(answer_openai)
+    path = write_config(tmp_path, f'provider = "openai-compatible"\nmodel = "m1"\n'
+                                  f'api_base = "{endpoint.url}/v1"')
+    env = {"SERBERO_REASONING_API_KEY": API_KEY}
+    rt = Runtime.open(config_module.load(path, environ=env))
+    install(rt)
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50, queues={"mediation"})
+    worker.start()
+    try:
+        # When the operator asks for the check on a worker
+        result = run("reasoning", "check", "--on-worker", "--timeout", "20", "-c", str(path),
+                     env={"SERBERO_REDIS_URL": REDIS_URL})
+    finally:
+        worker.stop()
+        install(None)
+        rt.close()
+    # Then the worker's report is printed
+    assert result.exit_code == 0, result.output
+    assert "enqueued on the mediation queue" in result.output
+    assert "decision:       ask_clarification" in result.output
+    assert len(endpoint.seen) == 2  # the worker made the calls, the command none
+
+
+def test_check_on_worker_needs_redis(tmp_path, endpoint):
+    path = write_config(tmp_path, f'api_base = "{endpoint.url}/v1"')
+    result = run("reasoning", "check", "--on-worker", "-c", str(path),
+                 env={"SERBERO_REDIS_URL": ""})
+    assert result.exit_code == 2 and "SERBERO_REDIS_URL" in result.output
