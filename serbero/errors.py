@@ -45,8 +45,9 @@ class ReasoningError(SerberoError):
     provider's answer (it may quote the prompt, so it is shown to operators, logged at debug)."""
 
     def __init__(self, category: str, message: str, *, detail: str = "",
-                 http_status: int | None = None) -> None:
+                 http_status: int | None = None, attempts: int | None = None) -> None:
         self.category = category
         self.detail = detail
         self.http_status = http_status
+        self.attempts = attempts  # HTTP attempts made, when the transport knows
         super().__init__(message)

@@ -38,14 +38,16 @@ def record(spec: ProviderSpec, purpose: str, scope: CallScope, *, started_at: in
     swallowed, since losing one accounting row must not fail the classification."""
     outcome = error.category if error is not None else health.OK
     c = completion
+    attempts = c.attempts if c else (error.attempts or 0 if error else 0)
     try:
         with database.atomic():
             ReasoningCall.create(
                 purpose=purpose, origin=scope.origin, provider=spec.provider, model=spec.model,
                 position=spec.position, dispute_id=scope.dispute_id, session_id=scope.session_id,
                 outcome=outcome,
-                http_status=error.http_status if error else (c.http_status if c else None),
-                attempts=c.attempts if c else spec.attempts, latency_ms=latency_ms,
+                http_status=(error.http_status if error and error.http_status
+                             else (c.http_status if c else None)),
+                attempts=attempts, latency_ms=latency_ms,
                 input_tokens=c.input_tokens if c else None,
                 output_tokens=c.output_tokens if c else None,
                 output_bytes=c.size if c else None, output_sha16=c.fingerprint if c else None,

@@ -1,6 +1,9 @@
 """The provider chain: `[reasoning]` first, then each `[[reasoning.fallback]]`, skipping those
 whose health says they are failing now; a call that fails moves to the next provider. Builds
 the prompts, parses the answers and records every call. This is the API mediation calls.
+
+Call it outside any database transaction: a model call takes seconds (SQLite's write lock
+must not wait on it), and each call's record commits on its own, whatever the caller does next.
 """
 
 from __future__ import annotations

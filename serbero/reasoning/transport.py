@@ -113,10 +113,20 @@ class JsonPoster:
 
     def post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         """The parsed JSON of a 2xx answer, after at most `attempts` tries; else ReasoningError
-        (the last retryable one, or the first that retrying cannot fix)."""
+        (the last retryable one, or the first that retrying cannot fix) with its attempts."""
         content = json.dumps(body, ensure_ascii=False).encode()
         headers = {**headers, "content-type": "application/json"}
+        tried = [0]
+        try:
+            return self._post(url, headers, content, tried)
+        except ReasoningError as exc:
+            exc.attempts = tried[0]
+            raise
+
+    def _post(self, url: str, headers: dict[str, str], content: bytes,
+              tried: list[int]) -> Reply:
         for attempt in range(1, self.attempts + 1):
+            tried[0] = attempt
             started = time.monotonic()
             retry_after: float | None = None
             try:

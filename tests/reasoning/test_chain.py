@@ -57,13 +57,15 @@ def test_a_malformed_answer_also_moves_to_the_next_provider(endpoint, endpoint_b
 
 def test_when_every_provider_fails_the_error_names_each(endpoint, endpoint_b, make_chain,
                                                         bundle):
-    endpoint.script(json_reply({}, 401))
+    endpoint.script(json_reply({}, 401), json_reply({}, 401))
     endpoint_b.script(openai_reply("{}"))
     with pytest.raises(ReasoningError) as info:
-        make_chain(endpoint.spec(), endpoint_b.spec(model="b", position=1)).classify(
+        make_chain(endpoint.spec(attempts=3), endpoint_b.spec(model="b", position=1)).classify(
             REQUEST, bundle)
     assert info.value.category == "malformed_response"
     assert "refused" in str(info.value) and "all 2 providers failed" in str(info.value)
+    refused = ReasoningCall.get(ReasoningCall.position == 0)
+    assert (refused.outcome, refused.http_status, refused.attempts) == ("refused", 401, 1)
 
 
 def test_a_provider_known_to_be_failing_is_skipped(endpoint, endpoint_b, make_chain, bundle):
