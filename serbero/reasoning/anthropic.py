@@ -70,7 +70,12 @@ class Anthropic:
         reply = self.poster.post(self.url, headers,
                                  request_body(self.spec.model, purpose, system, prompt))
         usage = reply.data.get("usage") if isinstance(reply.data, dict) else None
-        return Completion(text=content_text(reply.data),
+        try:
+            text = content_text(reply.data)
+        except ReasoningError as exc:  # an error object may echo the key
+            exc.detail = self.poster.scrub(exc.detail)
+            raise
+        return Completion(text=text,
                           input_tokens=token_count(usage, "input_tokens"),
                           output_tokens=token_count(usage, "output_tokens"),
                           attempts=reply.attempts, latency_ms=reply.latency_ms,

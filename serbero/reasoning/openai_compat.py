@@ -57,7 +57,12 @@ class OpenAICompatible:
         reply = self.poster.post(self.url, {"authorization": f"Bearer {key}"},
                                  request_body(self.spec.model, purpose, system, prompt))
         usage = reply.data.get("usage") if isinstance(reply.data, dict) else None
-        return Completion(text=completion_text(reply.data),
+        try:
+            text = completion_text(reply.data)
+        except ReasoningError as exc:  # an error object may echo the key
+            exc.detail = self.poster.scrub(exc.detail)
+            raise
+        return Completion(text=text,
                           input_tokens=token_count(usage, "prompt_tokens"),
                           output_tokens=token_count(usage, "completion_tokens"),
                           attempts=reply.attempts, latency_ms=reply.latency_ms,

@@ -165,7 +165,7 @@ class JsonPoster:
                     raise ReasoningError(
                         REFUSED, f"{self.prefix} http {resp.status_code}: redirects are refused; "
                         "set api_base to the URL the provider redirects to",
-                        detail=self._scrub(resp.headers.get("location", "")),
+                        detail=self.scrub(resp.headers.get("location", "")),
                         http_status=resp.status_code)
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -185,7 +185,7 @@ class JsonPoster:
                                  f"{self.timeout_s:g}s") from None
         except httpx.HTTPError as exc:  # connect, read, protocol (a truncated body), decoding
             raise ReasoningError(UNREACHABLE, f"{self.prefix}: {type(exc).__name__}",
-                                 detail=self._scrub(str(exc))) from None
+                                 detail=self.scrub(str(exc))) from None
 
     def _too_large(self, status: int) -> ReasoningError:
         return ReasoningError(MALFORMED, f"{self.prefix}: response body larger than "
@@ -208,10 +208,11 @@ class JsonPoster:
     def _excerpt(self, raw: bytes) -> str:
         """The first EXCERPT_BYTES of a body, key scrubbed before the cut (so no part of it
         survives), cut on a character boundary."""
-        text = self._scrub(raw.decode("utf-8", errors="replace"))
+        text = self.scrub(raw.decode("utf-8", errors="replace"))
         return text.encode()[:EXCERPT_BYTES].decode("utf-8", errors="ignore")
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
+        """`text` with every secret of this provider replaced by ***."""
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text

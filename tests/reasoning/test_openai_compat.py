@@ -130,3 +130,12 @@ def test_two_configs_each_check_only_their_own_server(endpoint, endpoint_b, make
     make_chain(a).check(a, origin="health")
     make_chain(b).check(b, origin="health")
     assert len(endpoint.seen) == 1 and len(endpoint_b.seen) == 1
+
+
+def test_an_error_object_echoing_the_key_is_scrubbed(endpoint, no_sleep):
+    endpoint.script(json_reply({"error": {"message": f"invalid key {API_KEY}"}}))
+    adapter = providers.build(endpoint.spec(), backoff=no_sleep)
+    with pytest.raises(ReasoningError) as info:
+        adapter.complete("classify", "sys", "p")
+    assert API_KEY not in info.value.detail and "***" in info.value.detail
+    adapter.close()
