@@ -5,6 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY serbero ./serbero
 COPY workers ./workers
+COPY config/prompts ./config/prompts
 RUN pip install --no-cache-dir . && useradd --system --home /app serbero
 USER serbero
 ENTRYPOINT ["serbero"]

@@ -22,6 +22,13 @@ from typing import Any
 from serbero import logs
 from serbero.errors import ConfigError
 from serbero.nostr.keys import parse_public_key, parse_secret_key
+from serbero.reasoning.limits import (
+    DECLARED_PROVIDERS,
+    MEDIATION_JOB_LIMIT_S,
+    SHIPPED_PROVIDERS,
+    provider_budget_s,
+    unknown_provider_message,
+)
 
 #: Where the configuration is read from when SERBERO_CONFIG is not set.
 DEFAULT_CONFIG_PATH = "config.toml"
@@ -150,26 +157,86 @@ class MediationSection:
     solver_auth_retry_max_attempts: int = 24
 
 
+def _provider_name(value: str) -> str | None:
+    if value in SHIPPED_PROVIDERS + DECLARED_PROVIDERS:
+        return None
+    return unknown_provider_message(value)
+
+
+def _http_url(value: str) -> str | None:
+    if value.startswith(("http://", "https://")) and len(value.split("://", 1)[1]) > 0:
+        return None
+    return f'must be an http:// or https:// URL, e.g. "https://api.openai.com/v1" (got "{value}")'
+
+
+def _retries(value: int) -> str | None:
+    return None if 0 <= value <= 10 else f"must be 0..10 extra attempts (got {value})"
+
+
+def _not_negative_number(value: float) -> str | None:
+    return None if value >= 0 else f"must not be negative (got {value})"
+
+
+def _entries(cls: type) -> dict[str, Any]:
+    """Field metadata: the key holds an array of tables, each built as `cls`."""
+    return {"entries": cls}
+
+
+@dataclass(frozen=True)
+class ReasoningFallback:
+    """One `[[reasoning.fallback]]` provider, tried in order when those before it fail."""
+
+    provider: str = field(default="openai-compatible", metadata=_check(_provider_name))
+    model: str = ""
+    api_base: str = field(default="", metadata=_check(_http_url))
+    api_key_env: str = ""
+    request_timeout_seconds: int = field(default=30, metadata=_check(_not_negative))
+    followup_retry_count: int = field(default=1, metadata=_check(_retries))
+    usd_per_million_input_tokens: float = field(default=0.0,
+                                                metadata=_check(_not_negative_number))
+    usd_per_million_output_tokens: float = field(default=0.0,
+                                                 metadata=_check(_not_negative_number))
+    #: Filled from the variable `api_key_env` names, never from the file.
+    api_key: Any = None
+
+
 @dataclass(frozen=True)
 class ReasoningSection:
     enabled: bool = False
-    provider: str = "openai"
+    provider: str = field(default="openai", metadata=_check(_provider_name))
     model: str = "gpt-4o-mini"
-    api_base: str = "https://api.openai.com/v1"
+    api_base: str = field(default="https://api.openai.com/v1", metadata=_check(_http_url))
     api_key_env: str = "SERBERO_REASONING_API_KEY"
-    request_timeout_seconds: int = 30
-    followup_retry_count: int = 1
+    #: Per HTTP attempt; 0 counts as 1 (RP-3).
+    request_timeout_seconds: int = field(default=30, metadata=_check(_not_negative))
+    #: Extra attempts after the first (RP-4).
+    followup_retry_count: int = field(default=1, metadata=_check(_retries))
+    #: How often idle providers are checked in the background (GAP-15).
+    health_check_interval_seconds: int = field(default=120, metadata=_check(_positive))
+    #: Caps on party text in one prompt: per message, and for the whole transcript.
+    transcript_max_message_chars: int = field(default=2000, metadata=_check(_positive))
+    transcript_max_chars: int = field(default=24000, metadata=_check(_positive))
+    #: Prices, for the cost `serbero reasoning eval` and the call records report.
+    usd_per_million_input_tokens: float = field(default=0.0,
+                                                metadata=_check(_not_negative_number))
+    usd_per_million_output_tokens: float = field(default=0.0,
+                                                 metadata=_check(_not_negative_number))
+    fallback: tuple[ReasoningFallback, ...] = field(default=(),
+                                                    metadata=_entries(ReasoningFallback))
     #: Never read from TOML (the original ignores it there too); filled from `api_key_env`.
     api_key: Any = None
 
 
 @dataclass(frozen=True)
 class PromptsSection:
-    system_instructions_path: str = "./prompts/phase3-system.md"
-    classification_policy_path: str = "./prompts/phase3-classification.md"
-    escalation_policy_path: str = "./prompts/phase3-escalation-policy.md"
-    mediation_style_path: str = "./prompts/phase3-mediation-style.md"
-    message_templates_path: str = "./prompts/phase3-message-templates.md"
+    """The prompt bundle's five files (PB-1), relative to the working directory. The defaults
+    are the bundle this project ships in config/prompts/ (the original's were ./prompts/)."""
+
+    system_instructions_path: str = "config/prompts/phase3-system.md"
+    classification_policy_path: str = "config/prompts/phase3-classification.md"
+    escalation_policy_path: str = "config/prompts/phase3-escalation-policy.md"
+    mediation_style_path: str = "config/prompts/phase3-mediation-style.md"
+    message_templates_path: str = "config/prompts/phase3-message-templates.md"
 
 
 @dataclass(frozen=True)
@@ -318,8 +385,20 @@ def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
             known = ", ".join(sorted(fields))
             problems.append(f"{where}: unknown key `{key}` (known keys: {known}).")
             continue
-        if cls is ReasoningSection and key == "api_key":
+        if key == "api_key":
+            if cls is not ReasoningSection:  # the original ignores it in [reasoning] only
+                problems.append(f"{where}.api_key: keys are never read from the file; put it "
+                                "in the environment variable that api_key_env names.")
             continue  # never taken from the file (CFG-9): the key comes from the environment
+        entry_cls = f.metadata.get("entries")
+        if entry_cls is not None:
+            if not isinstance(value, list):
+                problems.append(f"{where}.{key}: must be an array of tables, "
+                                f"e.g. [[{where.strip('[]')}.{key}]].")
+                continue
+            values[key] = tuple(_build(entry_cls, item, f"[[{where.strip('[]')}.{key}]] #{i + 1}",
+                                       problems) for i, item in enumerate(value))
+            continue
         expected = type(f.default)
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -385,11 +464,7 @@ def from_mapping(
     mostro_pubkey = _mostro_pubkey(sections["mostro"], problems)
     relays = _relays(arrays["relays"], problems)
     solvers = _solvers(arrays["solvers"], problems, warnings)
-    reasoning: ReasoningSection = sections["reasoning"]
-    key_env = reasoning.api_key_env.strip()
-    api_key = _env(env, key_env) if key_env else None
-    sections["reasoning"] = dataclasses.replace(
-        reasoning, api_key=Secret(api_key) if api_key else None)
+    sections["reasoning"] = _reasoning(sections["reasoning"], env, problems)
     db_url = _database_url(serbero, env, problems)
     level = log_level(env) or serbero.log_level
     try:
@@ -494,6 +569,44 @@ def _solvers(entries: list[SolverEntry], problems: list[str],
                 f"[[solvers]] #{i + 1}.pubkey: `{solver.pubkey}` does not parse; every "
                 "notification to this solver will be recorded as failed (invalid pubkey).")
     return tuple(entries)
+
+
+def _with_key(entry: Any, where: str, enabled: bool, env: Mapping[str, str],
+              problems: list[str]) -> Any:
+    """The entry with its API key from `api_key_env` (or `<api_key_env>_FILE`), CFG-9."""
+    var = entry.api_key_env.strip()
+    if not var:
+        if enabled:
+            problems.append(f"{where}.api_key_env is empty but [reasoning].enabled = true; name "
+                            "the environment variable that holds the provider's API key.")
+        return entry
+    key = _read_secret_env(env, var, problems)
+    if key is None and enabled:
+        problems.append(f"{where}: reasoning provider enabled but credential env var `{var}` "
+                        f"(or `{var}_FILE`) is unset or empty.")
+    return dataclasses.replace(entry, api_key=Secret(key) if key else None)
+
+
+def _reasoning(reasoning: ReasoningSection, env: Mapping[str, str],
+               problems: list[str]) -> ReasoningSection:
+    """Resolve every provider's key and check that the chain fits a mediation job's time."""
+    fallback = []
+    for i, entry in enumerate(reasoning.fallback):
+        where = f"[[reasoning.fallback]] #{i + 1}"
+        for key in ("model", "api_base"):
+            if not getattr(entry, key):
+                problems.append(f"{where}.{key}: missing; every fallback names its provider, "
+                                "model, api_base and api_key_env.")
+        fallback.append(_with_key(entry, where, reasoning.enabled, env, problems))
+    reasoning = _with_key(reasoning, "[reasoning]", reasoning.enabled, env, problems)
+    budget = sum(provider_budget_s(e.request_timeout_seconds, e.followup_retry_count + 1)
+                 for e in [reasoning, *fallback])
+    if budget > MEDIATION_JOB_LIMIT_S:
+        problems.append(
+            f"[reasoning]: request_timeout_seconds times (followup_retry_count + 1) over "
+            f"{1 + len(fallback)} provider(s) may take up to {budget:.0f}s, longer than the "
+            f"{MEDIATION_JOB_LIMIT_S}s a mediation job may run; lower the timeouts or retries.")
+    return dataclasses.replace(reasoning, fallback=tuple(fallback))
 
 
 def _database_url(serbero: SerberoSection, env: Mapping[str, str], problems: list[str]) -> str:

@@ -33,6 +33,16 @@ def _outbox(rt: Runtime, now: int) -> list[int]:
     return outbox.claim_due(now)
 
 
+def _reasoning_health(rt: Runtime, now: int) -> list[int]:
+    """Ping idle model providers so a session reads fresh health before it opens (GAP-15)."""
+    from serbero.reasoning import setup
+
+    reasoning = setup.current(rt.settings)
+    if reasoning is not None:
+        reasoning.chain.refresh_health()
+    return []
+
+
 #: Job name → body; each returns the outbox ids to publish.
 JOBS: dict[str, Callable[[Runtime, int], list[int]]] = {
     "renotify": _renotify,
@@ -40,7 +50,10 @@ JOBS: dict[str, Callable[[Runtime, int], list[int]]] = {
     "outbox": _outbox,
     "escalation": escalation.tick,
     "mostro_takes": mostro_daemon.sweep,
+    "reasoning_health": _reasoning_health,
 }
+#: Jobs that call a model: they run on the `mediation` queue, never beside notices.
+MEDIATION_JOBS = frozenset({"reasoning_health"})
 
 
 def periods(settings: Settings) -> dict[str, int]:
@@ -51,6 +64,7 @@ def periods(settings: Settings) -> dict[str, int]:
         "outbox": OUTBOX_PERIOD_S,
         "escalation": settings.escalation.dispatch_interval_seconds,
         "mostro_takes": mostro_daemon.SWEEP_PERIOD_S,
+        "reasoning_health": settings.reasoning.health_check_interval_seconds,
     }
 
 

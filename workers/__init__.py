@@ -2,9 +2,9 @@
 configures the broker and declares the actors on it."""
 
 from serbero.nostr import bindings
-from workers import actors, escalation
+from workers import actors, escalation, mediation
 from workers.broker import broker
 
 bindings.apply()  # worker processes started by plain `dramatiq workers` get it too
 
-__all__ = ["actors", "broker", "escalation"]
+__all__ = ["actors", "broker", "escalation", "mediation"]

@@ -15,7 +15,7 @@ from serbero.dedup import LocalSeen, RedisSeen, SeenFilter
 from serbero.listener import Listener, serve
 from serbero.runtime import Runtime
 from serbero.ticker import Claim, LocalClaims, RedisClaims, Ticker
-from workers import actors
+from workers import actors, mediation
 from workers.broker import POLL_CAP_MS, broker, is_embedded
 from workers.context import install
 
@@ -40,7 +40,8 @@ class ProducerHooks:
 
     @staticmethod
     def fire_tick(name: str, bucket: int) -> None:
-        actors.run_tick.send(name, bucket)
+        actor = mediation.run_mediation_tick if name in ticks.MEDIATION_JOBS else actors.run_tick
+        actor.send(name, bucket)
 
 
 def producer_hooks(settings: Settings) -> ProducerHooks:

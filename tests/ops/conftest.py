@@ -161,6 +161,8 @@ def expected_queues() -> set[str]:
     queues = {"events", "notify", "ticks"}
     if (ROOT / "workers" / "escalation.py").exists():
         queues.add("escalation")
+    if (ROOT / "workers" / "mediation.py").exists():
+        queues.add("mediation")
     return queues
 
 
