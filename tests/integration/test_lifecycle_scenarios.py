@@ -149,6 +149,29 @@ def test_a_retake_without_p_is_announced_once_per_revision(nostr_loop, mostro, d
     assert len(solver_ana.texts("has been taken")) == 2
 
 
+def test_the_first_take_of_an_escalated_dispute_is_announced_as_a_take(nostr_loop, mostro,
+                                                                       driver, solver_ana):
+    # issue 10, defect 3: it was announced as a re-take, `lifecycle_state: escalated`
+    from serbero.escalation import manual
+
+    now = clock.now()
+    driver.ingest(mostro.revision(D1, "initiated"), now=now)
+    manual.escalate(D1, settings=driver.rt.settings, operator="olga", now=now + 1)
+    driver.ingest(mostro.revision(D1, "in-progress"), now=now + 2)
+    [taken] = texts(nostr_loop, solver_ana, 1, "has been taken")
+    assert taken.endswith("assigned_solver: unknown\nlifecycle_state: taken")
+    assert states()[-2:] == [("notified", "escalated"), ("escalated", "taken")]
+    assert not AuditEvent.select().where(AuditEvent.kind == "assignment_changed").exists()
+    # a dispute taken, then escalated, then taken again is a re-take, and stays escalated
+    D2 = str(uuid.uuid4())
+    driver.ingest(mostro.revision(D2, "initiated"), now=now)
+    driver.ingest(mostro.revision(D2, "in-progress"), now=now + 1)
+    manual.escalate(D2, settings=driver.rt.settings, operator="olga", now=now + 2)
+    driver.ingest(mostro.revision(D2, "in-progress"), now=now + 3)
+    assert Dispute.get_by_id(D2).lifecycle_state == "escalated"
+    assert AuditEvent.get(AuditEvent.kind == "assignment_changed").dispute_id == D2
+
+
 def test_the_same_solver_retaking_is_not_news(mostro, driver, solver_bo):
     driver.ingest(mostro.revision(D1, "initiated"))
     driver.ingest(mostro.revision(D1, "in-progress", solver=solver_bo.pubkey))
