@@ -341,9 +341,9 @@ def test_a_handoff_that_raises_is_pushed_back_and_the_others_go_out(make_dispute
 
 def test_with_the_dispatcher_disabled_only_manual_escalations_go_out(make_dispute, run,
                                                                      esc_settings, ana):
-    d = make_dispute()
-    automatic = handoff.prepare(d.dispute_id, trigger="round_limit", now=NOW).handoff_id
-    manual = handoff.prepare(d.dispute_id, trigger="manual", now=NOW).handoff_id
+    automatic = handoff.prepare(make_dispute().dispute_id, trigger="round_limit",
+                                now=NOW).handoff_id
+    manual = handoff.prepare(make_dispute().dispute_id, trigger="manual", now=NOW).handoff_id
     AuditEvent.create(kind="handoff_prepared", payload_json="{}", occurred_at=NOW)
     assert len(run(esc_settings(solvers=[ana.write()], enabled=False))) == 1
     assert (status(automatic), status(manual)) == ("pending", "dispatched")
