@@ -226,6 +226,47 @@ def test_unattended_disputes_are_reminded_on_schedule(nostr_loop, mostro, make_r
     assert Notification.select().where(Notification.notif_type == "re-notification").count() == 2
 
 
+def test_after_a_relay_outage_a_solver_gets_one_current_reminder_not_a_pile(
+        nostr_loop, mostro, make_runtime, solver_ana, mocker):
+    # issue 10, defect 2 (RENOT-4): rounds were counted when written, so an outage used up the
+    # cap, and the relays' return delivered every stale reminder at once
+    from serbero.errors import PublishError
+
+    driver = Driver(make_runtime(solvers=[solver_ana], timeouts={
+        "renotification_seconds": 10, "renotification_max_count": 3}))
+    now = clock.now()
+    driver.ingest(mostro.revision(D1, "initiated"), now=now)
+    texts(nostr_loop, solver_ana, 1, "New Mostro dispute")
+    real_publish = driver.rt.relay.publish_many
+    refusals = iter([PublishError("blocked: maintenance", permanent=True)])
+
+    def relays_down(events):
+        return [next(refusals, PublishError("no relay connected", permanent=False))
+                for _ in events]
+    outage = mocker.patch.object(driver.rt.relay, "publish_many", side_effect=relays_down)
+    # Given the relays refuse, then do not answer, for five reminder periods
+    for t in (11, 22, 33, 44, 55):
+        driver.tick("renotify", now + t)
+        driver.tick("outbox", now + t)
+    # Then no round was used up, and one reminder (the latest) is pending
+    assert Dispute.get_by_id(D1).renotify_count == 0
+    pending = Outbox.select().where((Outbox.purpose == "re-notification")
+                                    & (Outbox.status == "pending"))
+    assert [row.created_at for row in pending] == [now + 55]
+    # When the relays are back
+    outage.side_effect = real_publish
+    driver.tick("renotify", now + 66)
+    driver.tick("outbox", now + 400)
+    # Then Ana receives one reminder, current as of its sending, and one round is counted
+    [reminder] = texts(nostr_loop, solver_ana, 1, "still unattended")
+    settle(nostr_loop)
+    assert len([m for m in solver_ana.texts(D1) if "still unattended" in m]) == 1
+    assert f"time_elapsed_seconds: {now + 66 - Dispute.get_by_id(D1).event_timestamp}" in \
+        reminder
+    dispute = Dispute.get_by_id(D1)
+    assert (dispute.renotify_count, dispute.next_renotify_at) == (1, now + 76)
+
+
 def test_no_reminder_once_taken(nostr_loop, mostro, make_runtime, solver_ana):
     # TST-P2-NORENOT-TAKEN
     driver = Driver(make_runtime(solvers=[solver_ana], timeouts={"renotification_seconds": 10}))
