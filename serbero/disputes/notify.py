@@ -14,7 +14,7 @@ from nostr_sdk import Event, Keys
 
 from serbero import clock
 from serbero.config import Settings, SolverEntry
-from serbero.db.models import Dispute, Notification, Outbox, audit
+from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
 from serbero.disputes.renotify import first_renotify_at, following_renotify_at
 from serbero.nostr.dm import solver_dm
@@ -97,12 +97,20 @@ def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ..
                      for (solver, _, _), row_id in zip(valid, outbox_ids, strict=True)]
     if rows:
         Notification.insert_many(rows).execute()
-    if not outbox_ids:
+    if not outbox_ids and not _skip_explained(dispute.dispute_id, notif_type):
         audit("notification_skipped", dispute_id=dispute.dispute_id, at=now,
               notif_type=notif_type, reason="no_valid_solvers")
         log.warning("no solvers configured; dispute persisted but not notified", extra={
             "dispute_id": dispute.dispute_id, "notif_type": notif_type})
     return outbox_ids
+
+
+def _skip_explained(dispute_id: str, notif_type: str) -> bool:
+    """Whether the dispute already says why nobody got this type of notice: the periodic
+    retries ask again every hour, and the answer is written once (issue 10)."""
+    return any(row.payload.get("notif_type") == notif_type for row in AuditEvent.select()
+               .where((AuditEvent.dispute_id == dispute_id)
+                      & (AuditEvent.kind == "notification_skipped")))
 
 
 def pending_notices(dispute_id: str, notif_type: str) -> list[Outbox]:

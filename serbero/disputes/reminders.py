@@ -62,10 +62,12 @@ def renotify_due(now: int, settings: Settings, signer: Keys) -> list[int]:
             replaced = sum(outbox.cancel(row, STALE_REMINDER, now)
                            for row in pending_notices(dispute_id, notices.RENOTIFICATION))
             dispute = Dispute.get_by_id(dispute_id)
-            outbox_ids += fan_out(dispute, notices.RENOTIFICATION, solvers=settings.solvers,
-                                  signer=signer, now=now, include_invalid=False)
-            log.info("renotification_round", extra={"dispute_id": dispute_id, "round": sent + 1,
-                                                    "replaced": replaced})
+            ids = fan_out(dispute, notices.RENOTIFICATION, solvers=settings.solvers,
+                          signer=signer, now=now, include_invalid=False)
+            if ids:
+                log.info("renotification_round", extra={
+                    "dispute_id": dispute_id, "round": sent + 1, "replaced": replaced})
+            outbox_ids += ids
     return outbox_ids
 
 
@@ -99,7 +101,8 @@ def retry_unnotified(now: int, settings: Settings, signer: Keys) -> list[int]:
             dispute = Dispute.get_by_id(dispute_id)
             ids = fan_out(dispute, notices.INITIAL, solvers=settings.solvers, signer=signer,
                           now=now, include_invalid=False)
-            audit("initial_notification_retried", dispute_id=dispute_id, at=now,
-                  round=rounds + 1, notices=len(ids))
+            if ids:  # with no valid solver, fan_out explained it once; the round stays silent
+                audit("initial_notification_retried", dispute_id=dispute_id, at=now,
+                      round=rounds + 1, notices=len(ids))
             outbox_ids += ids
     return outbox_ids

@@ -84,6 +84,22 @@ def test_without_solvers_the_dispute_is_kept_and_the_silence_explained(mostro, m
     assert why.kind == "notification_skipped" and why.payload["reason"] == "no_valid_solvers"
 
 
+def test_with_no_valid_solver_the_hourly_retry_explains_the_silence_once(mostro, make_runtime):
+    # issue 10: the unnotified retry wrote two audit rows per dispute per hour, forever
+    driver = Driver(make_runtime(solvers=["npub1thisisnotakey"]))
+    now = clock.now()
+    driver.ingest(mostro.revision(D1, "initiated"), now=now)
+    explained = [(e.kind, e.payload.get("reason")) for e in AuditEvent.select()]
+    assert explained == [("notification_skipped", "no_valid_solvers")]
+    for hour in range(1, 6):
+        assert driver.tick("unnotified", now + hour * 3600) == []
+    assert [(e.kind, e.payload.get("reason")) for e in AuditEvent.select()] == explained
+    # and a solver added to the configuration later is still told
+    driver.rt.relay.close()
+    healed = Driver(make_runtime(solvers=["npub1thisisnotakey", mostro.pubkey]))
+    assert len(healed.tick("unnotified", now + 6 * 3600 + 1)) == 1
+
+
 def test_lifecycle_chain_new_notified_taken_resolved(nostr_loop, mostro, driver, solver_ana,
                                                      solver_bo):
     # TST-P2-LC, and the resolution notice Serbero adds
