@@ -17,11 +17,12 @@ from typing import Any
 import click
 
 from serbero import __version__, config, logs
-from serbero.errors import ConfigError, SerberoError
+from serbero.errors import ConfigError, DatabaseError, SerberoError
 from serbero.nostr import bindings
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 CONFIG_EXIT = 2
+RUNTIME_EXIT = 1
 
 
 def fail_config(exc: ConfigError) -> None:
@@ -48,14 +49,22 @@ def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def fail_database(exc: DatabaseError) -> None:
+    click.echo(f"database error: {exc}", err=True)
+    sys.exit(RUNTIME_EXIT)
+
+
 def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Domain errors leave through one door: `Error: …` on stderr, exit code 1."""
+    """Domain errors leave through one door: `Error: …` on stderr, exit code 1 (a database
+    that cannot be used: one `database error: …` line, also exit code 1)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             fail_config(exc)
+        except DatabaseError as exc:
+            fail_database(exc)
         except SerberoError as exc:
             raise click.ClickException(str(exc)) from None
     return wrapper
@@ -67,18 +76,13 @@ def open_db(settings: config.Settings, *, create: bool = True, upgrade: bool = T
     With `create=False` a database that does not exist yet is an error: an inspection command
     run with a mistyped path must not leave an empty database behind.
     """
-    from serbero.db import migrate, open_database
+    from serbero.db import migrate
+    from serbero.db.access import open_checked
 
-    url = settings.db_url
-    if not create and url.startswith("sqlite:"):
-        path = Path(url.split(":///", 1)[-1].split("?", 1)[0])
-        if not path.exists():
-            raise SerberoError(f"no database at {path}; check [serbero].db_path or "
-                               "SERBERO_DB_URL (or start Serbero, or run `serbero migrate`).")
-    db = open_database(url)
+    db = open_checked(settings.db_url, create=create)
     if not create and not db.table_exists("disputes"):
-        raise SerberoError(f"no Serbero tables in {config.redact_url(url)}; "
-                           "run `serbero migrate`.")
+        raise DatabaseError(f"{config.redact_url(settings.db_url)}: no Serbero tables; "
+                            "run `serbero migrate`.")
     if upgrade:
         migrate(db)
 
@@ -128,10 +132,10 @@ def migrate(config_path: Path | None) -> None:
         SERBERO_DB_URL=postgresql://serbero@db/serbero serbero migrate
     """
     from serbero.db import migrate as apply
-    from serbero.db import open_database
+    from serbero.db.access import open_checked
 
     settings = load_settings(config_path)
-    applied = apply(open_database(settings.db_url))
+    applied = apply(open_checked(settings.db_url))
     click.echo(f"applied versions {applied}" if applied else "nothing to migrate")
 
 

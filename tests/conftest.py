@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,6 +74,15 @@ def need(condition: bool, what: str) -> None:
         if IN_CI:
             pytest.fail(f"{what} is required under CI but is not available")
         pytest.skip(f"{what} not available")
+
+
+def run_serbero(*args: str, env: dict[str, str] | None = None, timeout_s: float = 60,
+                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `serbero` command as an operator would: its own process, an environment
+    without this session's SERBERO_* variables (plus `env`), output captured as text."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SERBERO_")}
+    return subprocess.run([sys.executable, "-m", "serbero", *args], env={**clean, **(env or {})},
+                          capture_output=True, text=True, timeout=timeout_s, cwd=cwd, check=False)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

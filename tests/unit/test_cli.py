@@ -100,5 +100,7 @@ def test_inspecting_a_mistyped_database_path_creates_nothing(tmp_path, config_fi
     result = CliRunner(env={"SERBERO_DB_URL": f"sqlite:///{missing}"}).invoke(
         cli, ["disputes", "list", "-c", str(path)])
     assert result.exit_code == 1
-    assert f"Error: no database at {missing}" in result.stderr
+    assert result.stderr == (f"database error: sqlite:///{missing}: no database at {missing}; "
+                             "check [serbero].db_path or SERBERO_DB_URL (or start Serbero, or "
+                             "run `serbero migrate`, to create it)\n")
     assert not missing.exists()
