@@ -75,7 +75,8 @@ def test_serbero_run_on_a_rust_serbero_database_says_so_in_one_line(rust_sqlite,
     config.write_text(f'[serbero]\nprivate_key = "{Keys.generate().secret_key().to_hex()}"\n'
                       f'db_path = "{rust_sqlite}"\n'
                       f'[mostro]\npubkey = "{Keys.generate().public_key().to_hex()}"\n'
-                      '[[relays]]\nurl = "ws://127.0.0.1:9"\n')
+                      '[[relays]]\nurl = "ws://127.0.0.1:9"\n'
+                      f'[[solvers]]\npubkey = "{Keys.generate().public_key().to_hex()}"\n')
     config.chmod(0o600)
     before = digest(rust_sqlite)
     # When it starts
