@@ -55,6 +55,12 @@ def start_logging(settings: config.Settings) -> None:
         log.warning("config_warning", extra={"warning": warning})
 
 
+def quiet_logging(settings: config.Settings) -> None:
+    """For a one-shot command: log records only at error level unless SERBERO_LOG asks for
+    more, so what the command prints is all an operator sees."""
+    logs.setup(config.log_level() or "error", settings.log_format)
+
+
 def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--config", "-c", "config_path", type=click.Path(path_type=Path, dir_okay=False),

@@ -148,7 +148,7 @@ def _write_dms(h: EscalationHandoff, pkg: package.HandoffPackage, route: routing
                signer: Keys, attempt: int, now: int) -> list[int]:
     """One signed DM per recipient into the outbox, each with a pending notification; a pubkey
     that does not parse is a failed notification (`invalid pubkey: …`) and blocks no one."""
-    body = package.dm_body(pkg)
+    body = package.dm_body(pkg, manual_request(h))
     outbox_ids = []
     for pubkey in route.recipients:
         try:
@@ -171,6 +171,24 @@ def _write_dms(h: EscalationHandoff, pkg: package.HandoffPackage, route: routing
                             attempt=attempt)
         outbox_ids.append(row.id)
     return outbox_ids
+
+
+def manual_request(h: EscalationHandoff) -> package.ManualRequest | None:
+    """Who escalated by hand and their note, from the handoff's `escalation_recommended` row
+    (the note stays there; the package carries only its hash); None for other triggers."""
+    if h.trigger != MANUAL_TRIGGER:
+        return None
+    recommended = (AuditEvent.get_or_none(AuditEvent.id == h.recommended_event_id)
+                   if h.recommended_event_id is not None else None)
+    try:
+        payload = recommended.payload if recommended is not None else {}
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    operator, note = payload.get("requested_by"), payload.get("note")
+    return package.ManualRequest(
+        operator=operator if isinstance(operator, str) and operator else h.requested_by or "?",
+        note=note if isinstance(note, str) else "")
 
 
 def _parse_failed(h: EscalationHandoff, event: AuditEvent, dispute_id: str, *, reason: str,
