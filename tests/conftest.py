@@ -250,6 +250,36 @@ def redis_client() -> Any:
     return redis.Redis.from_url(REDIS_URL)
 
 
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, which the test may stop."""
+
+    def __init__(self, server: str) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen([server, "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while not _answers("127.0.0.1", self.port):
+            assert time.monotonic() < deadline, "private redis-server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A private Redis to stop: tests of a Redis outage never touch the shared one."""
+    server = shutil.which("redis-server")
+    need(server is not None, "redis-server")
+    redis = PrivateRedis(server)
+    yield redis
+    redis.stop()
+
+
 @pytest.fixture
 def broker(redis_client: Any) -> Iterator[Any]:
     """The project's Redis broker, emptied before and after the test."""
