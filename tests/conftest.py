@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -77,12 +78,31 @@ def need(condition: bool, what: str) -> None:
 
 
 def run_serbero(*args: str, env: dict[str, str] | None = None, timeout_s: float = 60,
-                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+                cwd: Path | None = None,
+                stop_when: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `serbero` command as an operator would: its own process, an environment
-    without this session's SERBERO_* variables (plus `env`), output captured as text."""
+    without this session's SERBERO_* variables (plus `env`), output captured as text. A daemon
+    is sent SIGTERM once `stop_when` shows in its stderr."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SERBERO_")}
-    return subprocess.run([sys.executable, "-m", "serbero", *args], env={**clean, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout_s, cwd=cwd, check=False)
+    argv = [sys.executable, "-m", "serbero", *args]
+    if stop_when is None:
+        return subprocess.run(argv, env={**clean, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout_s, cwd=cwd, check=False)
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(argv, env={**clean, **(env or {})}, cwd=cwd, text=True,
+                                stdout=subprocess.PIPE, stderr=err)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                err.seek(0)
+                if stop_when in err.read():
+                    break
+                time.sleep(0.05)
+        finally:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=30)
+        err.seek(0)
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err.read())
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

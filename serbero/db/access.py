@@ -72,7 +72,7 @@ def open_checked(url: str, *, create: bool = True) -> Database:
     where = redact_url(url)
     path = sqlite_path(url)
     if path is not None:
-        if not create and not path.exists():
+        if not create and path.parent.is_dir() and not path.exists():
             raise DatabaseError(f"{where}: no database at {path}; check {WHERE} (or start "
                                 "Serbero, or run `serbero migrate`, to create it)")
         problem = _sqlite_problem(path)
