@@ -52,7 +52,11 @@ def _explain(url: str, exc: Exception) -> str:
     detail = " ".join(str(exc).split())
     if detail.startswith("connection failed: "):
         detail = detail[len("connection failed: "):]
-    if sqlite_path(url) is not None:
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return (f"cannot create {path.name} in {path.parent} ({detail}); check that the "
+                f"directory is writable by this user, or set {WHERE} elsewhere")
+    if path is not None:
         return f"cannot open it ({detail}); check the file, or set {WHERE} to another one"
     if "does not exist" in detail and "database" in detail:
         return f"{detail}; create it (createdb) or fix the database name in SERBERO_DB_URL"

@@ -51,6 +51,17 @@ def test_an_sqlite_file_in_a_missing_directory_is_one_line_naming_the_fix(tmp_pa
     assert not missing.parent.exists()
 
 
+def test_an_sqlite_file_where_nothing_can_be_written_is_one_line(tmp_path):
+    # /proc refuses new files even to root, who passes every permission check
+    done = run_serbero("migrate", "-c", str(write_config(tmp_path)),
+                       env={"SERBERO_DB_URL": "sqlite:////proc/serbero.db"})
+    assert done.returncode == 1
+    assert done.stderr == (
+        "database error: sqlite:////proc/serbero.db: cannot create serbero.db in /proc "
+        "(unable to open database file); check that the directory is writable by this user, "
+        "or set [serbero].db_path or SERBERO_DB_URL elsewhere\n")
+
+
 def test_postgres_on_a_closed_port_is_one_line_without_the_password(tmp_path):
     url = closed_pg_url()
     done = run_serbero("migrate", "-c", str(write_config(tmp_path)), env={"SERBERO_DB_URL": url})
