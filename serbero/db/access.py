@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from peewee import Database, SqliteDatabase
 from peewee import DatabaseError as PeeweeDatabaseError
@@ -84,7 +85,11 @@ def open_checked(url: str, *, create: bool = True) -> Database:
             raise DatabaseError(f"{where}: {problem}")
     try:
         if path is not None and path.exists():
-            _refuse_foreign(where, SqliteDatabase(f"file:{path}?mode=ro", uri=True))
+            reader = SqliteDatabase(f"file:{quote(str(path))}?mode=ro", uri=True)
+            try:
+                _refuse_foreign(where, reader)
+            finally:
+                reader.close()
         db = open_database(url)  # switches an SQLite file to WAL: a write, so it comes second
         db.connect(reuse_if_open=True)
         if path is None:
