@@ -315,7 +315,8 @@ def keys_generate(out: Path | None) -> None:
     k = Keys.generate()
     if out is not None:
         _write_secret_file(out, k.secret_key().to_bech32())
-        click.echo(f"secret written to {out} (mode 600); set SERBERO_PRIVATE_KEY_FILE={out}")
+        click.echo(f"secret written to {out} (mode 600); set "
+                   f"SERBERO_PRIVATE_KEY_FILE={out.resolve()}")
     else:
         click.echo(f"secret (keep it secret): {k.secret_key().to_bech32()}")
         click.echo(f"secret hex:              {k.secret_key().to_hex()}")
