@@ -66,12 +66,21 @@ def foreign_schema(db: Database) -> str | None:
         return None
     versions = sorted(applied_versions(db))
     span = f"{versions[0]}-{versions[-1]}" if len(versions) > 1 else "".join(map(str, versions))
-    tables = set(db.get_tables())
-    whose = ("the Rust Serbero's schema" if "disputes" in tables and tables & RUST_ONLY_TABLES
+    whose = ("the Rust Serbero's schema" if _looks_rust(db)
              else "a schema_version table this Serbero did not write")
     return (f"holds {whose} (schema_version {span or 'empty'}), not this Serbero's; nothing was "
             "written to it. Point [serbero].db_path or SERBERO_DB_URL at a fresh database (the "
             "Rust daemon can keep using this one)")
+
+
+def _looks_rust(db: Database) -> bool:
+    """The Rust Serbero's tables (spec §8.2): its mediation tables (v3 on), or a `disputes`
+    table without the revision columns this project's has always had."""
+    tables = set(db.get_tables())
+    if tables & RUST_ONLY_TABLES:
+        return True
+    return "disputes" in tables and "status_event_id" not in {
+        c.name for c in db.get_columns("disputes")}
 
 
 def migrate(db: Database) -> list[int]:

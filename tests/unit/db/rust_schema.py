@@ -46,6 +46,13 @@ DIALECT = {"sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT"},
            "postgres": {"pk": "BIGSERIAL PRIMARY KEY"}}
 
 
-def create(db, dialect: str) -> None:
+def create(db, dialect: str, version: int = 5) -> None:
+    """The schema as the Rust daemon leaves it at `version` 5, or at 2 (no mediation tables)."""
+    versions = ", ".join(f"({v})" for v in range(1, version + 1))
     for statement in STATEMENTS:
-        db.execute_sql(statement.format(**DIALECT[dialect]))
+        if version < 3 and ("mediation" in statement or "reasoning" in statement
+                            or "escalation" in statement):
+            continue
+        sql = (f"INSERT INTO schema_version (version) VALUES {versions}"
+               if statement.startswith("INSERT INTO schema_version") else statement)
+        db.execute_sql(sql.format(**DIALECT[dialect]))

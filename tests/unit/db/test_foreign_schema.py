@@ -19,14 +19,17 @@ REFUSAL = "holds the Rust Serbero's schema (schema_version 1-5), not this Serber
           "was written to it. Point [serbero].db_path or SERBERO_DB_URL at a fresh database"
 
 
-@pytest.fixture
-def rust_sqlite(tmp_path):
-    path = tmp_path / "rust-serbero.db"
+def rust_file(path, version=5):
     db = open_database(f"sqlite:///{path}", bind=False)
     db.execute_sql("PRAGMA journal_mode=delete")  # so any later write would show in the file
-    rust_schema.create(db, "sqlite")
+    rust_schema.create(db, "sqlite", version)
     db.close()
     return path
+
+
+@pytest.fixture
+def rust_sqlite(tmp_path):
+    return rust_file(tmp_path / "rust-serbero.db")
 
 
 def digest(path):
@@ -43,6 +46,13 @@ def test_migrating_a_rust_serbero_sqlite_file_is_refused_and_writes_nothing(rust
     db.close()
     assert digest(rust_sqlite) == before
     assert not rust_sqlite.with_name(rust_sqlite.name + "-wal").exists()
+
+
+def test_an_early_rust_serbero_database_is_recognised_too(tmp_path):
+    # its version 2: disputes, notifications and transitions, no mediation tables yet
+    path = rust_file(tmp_path / "rust-v2.db", version=2)
+    with pytest.raises(DatabaseError, match=r"Rust Serbero's schema \(schema_version 1-2\)"):
+        open_checked(f"sqlite:///{path}")
 
 
 @pytest.mark.postgres
