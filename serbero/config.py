@@ -18,6 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from nostr_sdk import NostrSdkError, RelayUrl
 
 from serbero import logs
 from serbero.errors import ConfigError
@@ -34,7 +37,10 @@ from serbero.reasoning.limits import (
 DEFAULT_CONFIG_PATH = "config.toml"
 #: Redis key prefix (and dramatiq namespace) when SERBERO_REDIS_NAMESPACE is not set.
 DEFAULT_REDIS_NAMESPACE = "serbero"
-SAMPLE = "config/serbero.sample.toml"
+#: Prints a starting configuration with every key documented, in any installation.
+SAMPLE_COMMAND = "serbero config sample"
+#: SERBERO_LOG_FORMAT values: one logfmt line per record (default) or one JSON object.
+LOG_FORMATS = ("logfmt", "json")
 
 
 class Secret:
@@ -289,6 +295,8 @@ class Settings:
     warnings: tuple[str, ...] = ()
     #: The `[mostro]` table: transport and proof-of-work overrides, take timeout.
     mostro: MostroSection = MostroSection()
+    #: SERBERO_LOG_FORMAT: `logfmt` or `json`.
+    log_format: str = "logfmt"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -322,6 +330,24 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 def log_level(environ: Mapping[str, str] | None = None) -> str | None:
     return _env(os.environ if environ is None else environ, "SERBERO_LOG")
+
+
+def log_format(environ: Mapping[str, str] | None = None) -> str:
+    """SERBERO_LOG_FORMAT (`logfmt` when unset); raises ConfigError for another value."""
+    problems: list[str] = []
+    value = _log_format(os.environ if environ is None else environ, problems)
+    if problems:
+        raise ConfigError(problems)
+    return value
+
+
+def _log_format(environ: Mapping[str, str], problems: list[str]) -> str:
+    value = (_env(environ, "SERBERO_LOG_FORMAT") or LOG_FORMATS[0]).lower()
+    if value not in LOG_FORMATS:
+        problems.append(f"SERBERO_LOG_FORMAT: `{value}` is not a log format; use "
+                        f"{' or '.join(LOG_FORMATS)}.")
+        return LOG_FORMATS[0]
+    return value
 
 
 #: Shortest operator token accepted: the dashboard can requeue and delete jobs.
@@ -424,8 +450,8 @@ def _parse_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(
             [
-                f"config: no file at {path}. Copy {SAMPLE} to config.toml, or point "
-                "SERBERO_CONFIG at your file."
+                f"config: no file at {path}. Write a starting file with `{SAMPLE_COMMAND} > "
+                f"{path}` (every key documented), or point SERBERO_CONFIG at your file."
             ]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -462,10 +488,12 @@ def from_mapping(
     serbero: SerberoSection = sections["serbero"]
     secret, serbero_pubkey = _identity(serbero, env, problems)
     mostro_pubkey = _mostro_pubkey(sections["mostro"], problems)
-    relays = _relays(arrays["relays"], problems)
+    relays = _relays(arrays["relays"], problems, warnings)
     solvers = _solvers(arrays["solvers"], problems, warnings)
     sections["reasoning"] = _reasoning(sections["reasoning"], env, problems)
-    db_url = _database_url(serbero, env, problems)
+    db_url = _database_url(serbero, env, problems, base=path.parent if path else None)
+    redis = _redis_url(env, problems)
+    fmt = _log_format(env, problems)
     level = log_level(env) or serbero.log_level
     try:
         logs.parse_level_spec(level)
@@ -487,12 +515,13 @@ def from_mapping(
         chat=sections["chat"],
         escalation=sections["escalation"],
         db_url=db_url,
-        redis_url=redis_url(env),
+        redis_url=redis,
         redis_namespace=redis_namespace(env),
         log_level=level,
         config_path=path,
         warnings=tuple(warnings),
         mostro=sections["mostro"],
+        log_format=fmt,
     )
 
 
@@ -519,7 +548,14 @@ def _identity(serbero: SerberoSection, env: Mapping[str, str],
               problems: list[str]) -> tuple[str, str]:
     """Serbero's secret (hex) and public key; the secret never appears in a message."""
     reported = len(problems)
-    secret = _read_secret_env(env, "SERBERO_PRIVATE_KEY", problems) or serbero.private_key
+    from_env = _read_secret_env(env, "SERBERO_PRIVATE_KEY", problems)
+    secret = from_env or serbero.private_key
+    if not from_env:
+        source = "[serbero].private_key"
+    elif _env(env, "SERBERO_PRIVATE_KEY_FILE") is not None:
+        source = f"SERBERO_PRIVATE_KEY_FILE ({_env(env, 'SERBERO_PRIVATE_KEY_FILE')})"
+    else:
+        source = "SERBERO_PRIVATE_KEY"
     if not secret:
         if len(problems) > reported:
             return "", ""  # the key file's own problem says it all
@@ -529,8 +565,8 @@ def _identity(serbero: SerberoSection, env: Mapping[str, str],
     try:
         return parse_secret_key(secret)
     except ValueError:
-        problems.append(
-            "[serbero].private_key: not a valid secret key; use 64 hex characters or nsec1….")
+        problems.append(f"{source}: not a valid secret key; use 64 hex characters or nsec1… "
+                        "(`serbero keys generate --out FILE` writes one).")
         return "", ""
 
 
@@ -547,14 +583,30 @@ def _mostro_pubkey(mostro: MostroSection, problems: list[str]) -> str:
         return ""
 
 
-def _relays(entries: list[RelayEntry], problems: list[str]) -> tuple[str, ...]:
+def _relays(entries: list[RelayEntry], problems: list[str],
+            warnings: list[str]) -> tuple[str, ...]:
     relays = tuple(r.url.strip() for r in entries)
     if not relays:
         problems.append(
             'relays: none configured, so no dispute can be seen. Add [[relays]] url = "wss://…".')
+    first: dict[str, int] = {}
     for i, url in enumerate(relays):
+        where = f"[[relays]] #{i + 1}.url"
         if not url.startswith(("ws://", "wss://")):
-            problems.append(f"[[relays]] #{i + 1}.url: `{url}` must start with wss:// or ws://.")
+            problems.append(f"{where}: `{url}` must start with wss:// or ws://.")
+            continue
+        try:
+            host = urlsplit(url).hostname
+            normal = str(RelayUrl.parse(url)).rstrip("/")
+        except (ValueError, NostrSdkError):
+            host = normal = None
+        if not host or normal is None:
+            problems.append(f"{where}: `{url}` names no host; write it as wss://relay.example.")
+            continue
+        if normal in first:
+            warnings.append(f"{where}: `{url}` is the same relay as [[relays]] "
+                            f"#{first[normal] + 1}; remove one of them.")
+        first.setdefault(normal, i)
     return relays
 
 
@@ -568,6 +620,12 @@ def _solvers(entries: list[SolverEntry], problems: list[str],
             warnings.append(
                 f"[[solvers]] #{i + 1}.pubkey: `{solver.pubkey}` does not parse; every "
                 "notification to this solver will be recorded as failed (invalid pubkey).")
+    if not entries:
+        warnings.append('solvers: none configured; disputes will be recorded but nobody will be '
+                        'told. Add a [[solvers]] table with pubkey = "npub1…".')
+    elif all(solver.hex_pubkey is None for solver in entries):
+        warnings.append(f"solvers: none of the {len(entries)} configured has a valid pubkey; "
+                        "disputes will be recorded but nobody will be told.")
     return tuple(entries)
 
 
@@ -609,20 +667,40 @@ def _reasoning(reasoning: ReasoningSection, env: Mapping[str, str],
     return dataclasses.replace(reasoning, fallback=tuple(fallback))
 
 
-def _database_url(serbero: SerberoSection, env: Mapping[str, str], problems: list[str]) -> str:
-    """SERBERO_DB_URL, else an SQLite file from SERBERO_DB_PATH or `[serbero].db_path`."""
+def _database_url(serbero: SerberoSection, env: Mapping[str, str], problems: list[str], *,
+                  base: Path | None) -> str:
+    """SERBERO_DB_URL, else an SQLite file from SERBERO_DB_PATH (relative: to the working
+    directory) or `[serbero].db_path` (relative: to the configuration file's directory, `base`,
+    so the daemon finds its database wherever it is started from)."""
     db_url = _env(env, "SERBERO_DB_URL")
     if db_url is None:
-        return sqlite_url(_env(env, "SERBERO_DB_PATH") or serbero.db_path)
+        from_env = _env(env, "SERBERO_DB_PATH")
+        if from_env is not None:
+            return sqlite_url(from_env)
+        db_path = Path(serbero.db_path).expanduser()
+        return sqlite_url(db_path if base is None or db_path.is_absolute() else base / db_path)
     if not db_url.startswith(("sqlite:", "postgres://", "postgresql://", "postgresql+pool://")):
         problems.append(f"SERBERO_DB_URL: unsupported scheme in `{redact_url(db_url)}`; "
                         "use sqlite:////abs/path.db or postgresql://user@host/db.")
     return db_url
 
 
+def _redis_url(env: Mapping[str, str], problems: list[str]) -> str | None:
+    """SERBERO_REDIS_URL, checked by the parser redis-py itself uses."""
+    url = redis_url(env)
+    if url is not None:
+        from redis.connection import parse_url
+
+        try:
+            parse_url(url)
+        except ValueError as exc:
+            problems.append(f"SERBERO_REDIS_URL: `{redact_url(url)}` does not parse ({exc}); "
+                            "write it as redis://host:6379/0.")
+    return url
+
+
 def sqlite_url(db_path: str | Path) -> str:
-    """A peewee URL for an SQLite file; a relative path is taken from the working directory,
-    as in the original."""
+    """A peewee URL for an SQLite file; a relative path is taken from the working directory."""
     return f"sqlite:///{Path(db_path).absolute()}"
 
 

@@ -26,6 +26,12 @@ class EventRejected(ProtocolError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
+class DatabaseError(SerberoError):
+    """Raised when the database cannot be used: unreachable, missing, not writable, or holding
+    another program's schema; the message names the database (never its password) and the
+    fix."""
+
+
 class PublishError(SerberoError):
     """Raised when no relay accepted an event; `permanent` says whether retrying can help."""
 

@@ -160,10 +160,19 @@ def _cancel_unwanted(rows: Rows, now: int) -> dict[int, str]:
     with database.atomic():
         for row in rows:
             reason = unwanted.get(row.id)
-            if reason and _settle(row, CANCELLED, last_error=reason):
-                KINDS[row.kind].on_cancelled(row, reason, now)
-                log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
+            if reason:
+                cancel(row, reason, now)
     return unwanted
+
+
+def cancel(row: Outbox, reason: str, now: int) -> bool:
+    """Settle a pending row as cancelled and run its kind's hook; False if it had already left
+    `pending` (published, failed or cancelled by someone else). Call inside a transaction."""
+    if not _settle(row, CANCELLED, last_error=reason):
+        return False
+    KINDS[row.kind].on_cancelled(row, reason, now)
+    log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
+    return True
 
 
 def _record_failure(row: Outbox, kind: OutboxKind, exc: PublishError, now: int) -> str:

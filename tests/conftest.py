@@ -11,6 +11,8 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -75,6 +77,34 @@ def need(condition: bool, what: str) -> None:
         pytest.skip(f"{what} not available")
 
 
+def run_serbero(*args: str, env: dict[str, str] | None = None, timeout_s: float = 60,
+                cwd: Path | None = None,
+                stop_when: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `serbero` command as an operator would: its own process, an environment
+    without this session's SERBERO_* variables (plus `env`), output captured as text. A daemon
+    is sent SIGTERM once `stop_when` shows in its stderr."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SERBERO_")}
+    argv = [sys.executable, "-m", "serbero", *args]
+    if stop_when is None:
+        return subprocess.run(argv, env={**clean, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout_s, cwd=cwd, check=False)
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(argv, env={**clean, **(env or {})}, cwd=cwd, text=True,
+                                stdout=subprocess.PIPE, stderr=err)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                err.seek(0)
+                if stop_when in err.read():
+                    break
+                time.sleep(0.05)
+        finally:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=30)
+        err.seek(0)
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err.read())
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if REDIS_URL:
         import redis
@@ -85,6 +115,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             client.delete(*keys)
     if _REDIS_PROC is not None:
         _REDIS_PROC.terminate()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands run in-process call `logs.setup`, which replaces the root handlers and levels
+    and installs exception hooks; put everything back so one test's logging never decides what
+    the next test's `caplog` sees."""
+    import logging
+    import sys
+    import threading
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
+    hooks = sys.excepthook, threading.excepthook
+    yield
+    root.handlers[:], root.level = handlers, level
+    for name, lg in logging.root.manager.loggerDict.items():
+        if isinstance(lg, logging.Logger):
+            lg.setLevel(levels.get(name, logging.NOTSET))
+    sys.excepthook, threading.excepthook = hooks
 
 
 # ---------------------------------------------------------------- nostr: loop, relay, people
@@ -238,6 +290,36 @@ def redis_client() -> Any:
     import redis
 
     return redis.Redis.from_url(REDIS_URL)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, which the test may stop."""
+
+    def __init__(self, server: str) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen([server, "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while not _answers("127.0.0.1", self.port):
+            assert time.monotonic() < deadline, "private redis-server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A private Redis to stop: tests of a Redis outage never touch the shared one."""
+    server = shutil.which("redis-server")
+    need(server is not None, "redis-server")
+    redis = PrivateRedis(server)
+    yield redis
+    redis.stop()
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ class OpenRuntimeAtBoot(dramatiq.Middleware):
         from workers.context import runtime
 
         rt = runtime()
-        logs.setup(rt.settings.log_level)
+        logs.setup(rt.settings.log_level, rt.settings.log_format)
         rt.relay.start()
 
 

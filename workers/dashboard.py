@@ -4,11 +4,18 @@ DashboardApp serves it, with Serbero's token gate in front (the dashboard has no
 
 from __future__ import annotations
 
+import html
 import importlib
+import logging
 import pkgutil
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
 
 import workers
-from serbero.config import Secret
+from serbero.config import Secret, redact_url, redis_url
 from serbero.errors import ConfigError
 from serbero.ops.http import WSGIApp, guarded
 from workers._vendor.dramatiq_dashboard import DashboardApp
@@ -19,6 +26,8 @@ NOT_ACTOR_MODULES = frozenset({"broker", "context", "dashboard", "embedded"})
 #: A broker silent longer than this is presumed dead by dramatiq, so not counted alive (s).
 ALIVE_WITHIN_S = HEARTBEAT_TIMEOUT_MS / 1000
 REALM = "serbero dashboard"
+
+log = logging.getLogger(__name__)
 
 
 def declare_all_actors() -> None:
@@ -42,4 +51,33 @@ def dashboard_app(token: Secret | None) -> WSGIApp:
             "the embedded broker of `serbero run` keeps them in memory. Set it to the Redis the "
             "workers use (e.g. redis://127.0.0.1:6379/0)."])
     declare_all_actors()
-    return guarded(DashboardApp(broker=broker, prefix=""), token, realm=REALM)
+    app = while_redis_answers(DashboardApp(broker=broker, prefix=""),
+                              redact_url(redis_url() or ""))
+    return guarded(app, token, realm=REALM)
+
+
+def while_redis_answers(app: WSGIApp, where: str) -> WSGIApp:
+    """`app`, or while Redis does not answer a page that says so (503) and one warning line
+    per request, instead of a bare 500 and a traceback in the log (issue 10)."""
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return app(environ, start_response)
+        except redis.RedisError as exc:
+            log.warning("dashboard_redis_unavailable", extra={"redis": where, "error": str(exc)})
+            body = _redis_down_page(where, str(exc))
+            start_response("503 Service Unavailable", [
+                ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
+                ("Retry-After", "10")], sys.exc_info())
+            return [body]
+    return wrapped
+
+
+def _redis_down_page(where: str, error: str) -> bytes:
+    return (
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Redis does not answer"
+        "</title></head><body><h1>Redis does not answer</h1>"
+        f"<p>The dashboard shows the job queues kept in Redis at <code>{html.escape(where)}"
+        f"</code>, which does not answer: <code>{html.escape(error)}</code>.</p>"
+        "<p>Disputes are not lost while Redis is down: the database holds them, and the "
+        "daemon re-derives pending work once Redis is back. Start Redis (or fix "
+        "SERBERO_REDIS_URL), then reload this page.</p></body></html>").encode()

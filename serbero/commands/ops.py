@@ -72,7 +72,7 @@ def dashboard(host: str, port: int) -> None:
         export SERBERO_DASHBOARD_TOKEN=$(openssl rand -hex 32)
         serbero dashboard --port 8089    # then open http://127.0.0.1:8089/
     """
-    logs.setup(config.log_level() or "info")
+    logs.setup(config.log_level() or "info", config.log_format())
     token = config.dashboard_token()
     require_token_off_loopback(host, token, env_name="SERBERO_DASHBOARD_TOKEN",
                                what="the dashboard, which can requeue and delete jobs,")
@@ -136,7 +136,7 @@ def metrics(config_path: Path | None, host: str, port: int) -> None:
     """
     from serbero.ops.prometheus import SerberoCollector, metrics_app
 
-    logs.setup(config.log_level() or "info")
+    logs.setup(config.log_level() or "info", config.log_format())
     token = config.metrics_token()
     require_token_off_loopback(host, token, env_name="SERBERO_METRICS_TOKEN",
                                what="the metrics endpoint")

@@ -14,9 +14,9 @@ from nostr_sdk import Event, Keys
 
 from serbero import clock
 from serbero.config import Settings, SolverEntry
-from serbero.db.models import Dispute, Notification, Outbox, audit
+from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
-from serbero.disputes.renotify import first_renotify_at
+from serbero.disputes.renotify import first_renotify_at, following_renotify_at
 from serbero.nostr.dm import solver_dm
 from serbero.nostr.keys import parse_public_key, short
 
@@ -97,12 +97,27 @@ def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ..
                      for (solver, _, _), row_id in zip(valid, outbox_ids, strict=True)]
     if rows:
         Notification.insert_many(rows).execute()
-    if not outbox_ids:
+    if not outbox_ids and not _skip_explained(dispute.dispute_id, notif_type):
         audit("notification_skipped", dispute_id=dispute.dispute_id, at=now,
               notif_type=notif_type, reason="no_valid_solvers")
         log.warning("no solvers configured; dispute persisted but not notified", extra={
             "dispute_id": dispute.dispute_id, "notif_type": notif_type})
     return outbox_ids
+
+
+def _skip_explained(dispute_id: str, notif_type: str) -> bool:
+    """Whether the dispute already says why nobody got this type of notice: the periodic
+    retries ask again every hour, and the answer is written once (issue 10)."""
+    return any(row.payload.get("notif_type") == notif_type for row in AuditEvent.select()
+               .where((AuditEvent.dispute_id == dispute_id)
+                      & (AuditEvent.kind == "notification_skipped")))
+
+
+def pending_notices(dispute_id: str, notif_type: str) -> list[Outbox]:
+    """The dispute's notices of one type still waiting in the outbox (no relay took them)."""
+    return list(Outbox.select().where((Outbox.dispute == dispute_id) & (Outbox.kind == KIND)
+                                      & (Outbox.purpose == notif_type)
+                                      & (Outbox.status == "pending")))
 
 
 def unwanted(rows: Sequence[Outbox]) -> dict[int, str]:
@@ -116,7 +131,7 @@ def unwanted(rows: Sequence[Outbox]) -> dict[int, str]:
 
 def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> None:
     """Record delivery; the first initial notice that lands moves its dispute to `notified`,
-    and a reminder that lands dates the dispute's last notification."""
+    and the first reminder of a round that lands counts the round (`reminders.py`)."""
     (Notification.update(status="sent", sent_at=now)
      .where(Notification.outbox.in_([row.id for row in rows])
             & (Notification.status == "pending")).execute())
@@ -128,9 +143,34 @@ def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> None:
         lifecycle.transition(dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
                              at=now, last_notified_at=now, next_notify_at=None,
                              next_renotify_at=first_renotify_at(now, settings.timeouts))
-    reminded = {row.dispute_id for row in rows if row.purpose == notices.RENOTIFICATION}
-    if reminded:
-        Dispute.update(last_notified_at=now).where(Dispute.dispute_id.in_(reminded)).execute()
+    rounds: dict[str, int] = {}
+    for row in rows:
+        if row.purpose == notices.RENOTIFICATION:
+            rounds[row.dispute_id] = max(row.created_at, rounds.get(row.dispute_id, 0))
+    for dispute_id, written_at in rounds.items():
+        _count_reminder_round(dispute_id, written_at, now, settings)
+
+
+def _count_reminder_round(dispute_id: str, written_at: int, now: int, settings: Settings) -> None:
+    """Count the round written at `written_at` once, when its first DM lands: a dispute last
+    notified before the round was written has not counted it yet. `last_notified_at` then
+    moves to at least `written_at`, so the round's other DMs landing later count nothing."""
+    dispute = Dispute.get_or_none(Dispute.dispute_id == dispute_id)
+    if (dispute is None or dispute.lifecycle_state != lifecycle.NOTIFIED
+            or (dispute.last_notified_at is not None and dispute.last_notified_at >= written_at)):
+        return
+    sent = dispute.renotify_count + 1
+    next_at = following_renotify_at(now, sent, settings.timeouts)
+    not_counted = Dispute.last_notified_at.is_null() | (Dispute.last_notified_at < written_at)
+    won = (Dispute.update(renotify_count=sent, next_renotify_at=next_at,
+                          last_notified_at=max(now, written_at))
+           .where((Dispute.dispute_id == dispute_id)
+                  & (Dispute.renotify_count == dispute.renotify_count)
+                  & (Dispute.lifecycle_state == lifecycle.NOTIFIED) & not_counted).execute())
+    if won and next_at is None:
+        audit("renotification_cap_reached", dispute_id=dispute_id, at=now, reminders=sent)
+        log.warning("renotification_cap_reached", extra={"dispute_id": dispute_id,
+                                                          "reminders": sent})
 
 
 def on_failed(row: Outbox, error: str, now: int) -> None:

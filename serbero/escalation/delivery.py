@@ -1,8 +1,9 @@
 """The `handoff_dm` outbox kind: what a handoff DM's publication outcome does to its
 notification row and its handoff. Called by `serbero.outbox` around publication.
 
-The first DM a relay accepts makes the handoff `dispatched`; when every DM of an attempt has
-failed, the attempt is `send_failed` and a re-dispatch is scheduled (`retry.py`).
+The first DM a relay accepts makes the handoff `dispatched` and records it so (`outcome.py`);
+when every DM of an attempt has failed, the attempt is `send_failed` and a re-dispatch is
+scheduled (`retry.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from serbero.escalation.models import (
     claim,
     lock,
 )
+from serbero.escalation.outcome import record_outcome
 from serbero.escalation.retry import fail_attempt
 from serbero.nostr.keys import short
 
@@ -48,6 +50,7 @@ def on_sent(row: Outbox, now: int, settings: Settings) -> None:
                                        "solver": short(row.recipient)})
     if (handoff is not None and handoff.status == SENDING and handoff.attempts == link.attempt
             and claim(handoff, at=now, status=DISPATCHED, delivered_at=now)):
+        record_outcome(handoff, status=DISPATCHED, now=now)
         log.info("phase4_delivered", extra={"dispute_id": handoff.dispute_id,
                                             "handoff_id": handoff.handoff_event_id})
 

@@ -43,6 +43,9 @@ db_path = "{tmp_path / 'serbero.db'}"
 pubkey = "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 [[relays]]
 url = "ws://127.0.0.1:9"
+[[solvers]]
+pubkey = "c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5"
+permission = "write"
 [reasoning]
 {reasoning}
 [prompts]

@@ -38,6 +38,25 @@ def test_the_command_lists_every_queue_of_the_deployment_even_idle_ones(broker, 
     assert "Traceback" not in stderr and TOKEN not in stderr
 
 
+def test_with_redis_down_the_dashboard_shows_a_page_that_says_so(private_redis,
+                                                                 server_process):
+    # issue 10, operator item 12: it answered a bare 500, with a traceback in its log
+    # Given a dashboard on a Redis of its own, which answers at first
+    server = server_process(["dashboard", "--port", "0"], {
+        "SERBERO_DASHBOARD_TOKEN": TOKEN, "SERBERO_REDIS_URL": private_redis.url})
+    assert http(server.url + "/", token=TOKEN).status == 200
+    # When Redis stops
+    private_redis.stop()
+    page = http(server.url + "/queues/notify", token=TOKEN)
+    # Then the operator reads what is wrong and what to do, and the log has one line for it
+    assert page.status == 503
+    assert "Redis does not answer" in page.body and private_redis.url in page.body
+    assert "Start Redis (or fix SERBERO_REDIS_URL)" in page.body
+    stderr = server.stop()
+    assert "Traceback" not in stderr
+    assert stderr.count("dashboard_redis_unavailable") == 1
+
+
 def test_requests_without_the_right_token_are_refused(broker, serve_app):
     url = serve_app(dashboard_app(Secret(TOKEN)))
     refused = http(url + "/")
