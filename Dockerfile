@@ -2,9 +2,12 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
+# config/ holds the sample that serbero/data/ links to (shipped as package data)
+COPY config ./config
 COPY serbero ./serbero
 COPY workers ./workers
+COPY config/prompts ./config/prompts
 RUN pip install --no-cache-dir . && useradd --system --home /app serbero
 USER serbero
 ENTRYPOINT ["serbero"]

@@ -447,7 +447,7 @@ class Bench:
         from serbero.db.models import Outbox
 
         got = {dm.wrap_id for inbox in self.inboxes for dm in inbox.messages}
-        wanted = [e for (e,) in Outbox.select(Outbox.event_id)
+        wanted = [e for (e,) in Outbox.select(Outbox.message_id)
                   .where(Outbox.dispute.in_(ids)).tuples() if e not in got]
         found = 0
         for i in range(0, len(wanted), 400):  # LocalRelay answers at most 500 events per REQ

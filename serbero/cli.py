@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -17,11 +18,14 @@ from typing import Any
 import click
 
 from serbero import __version__, config, logs
-from serbero.errors import ConfigError, SerberoError
+from serbero.errors import ConfigError, DatabaseError, SerberoError
 from serbero.nostr import bindings
+
+log = logging.getLogger(__name__)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 CONFIG_EXIT = 2
+RUNTIME_EXIT = 1
 
 
 def fail_config(exc: ConfigError) -> None:
@@ -30,15 +34,31 @@ def fail_config(exc: ConfigError) -> None:
     sys.exit(CONFIG_EXIT)
 
 
-def load_settings(path: Path | None) -> config.Settings:
-    """Settings, or one line per problem on stderr and exit code 2."""
+def load_settings(path: Path | None, *, echo_warnings: bool = True) -> config.Settings:
+    """Settings, or one line per problem on stderr and exit code 2. Daemons log the warnings
+    instead (`start_logging`), so they come once, in the log's format."""
     try:
         settings = config.load(path)
     except ConfigError as exc:
         fail_config(exc)
-    for warning in settings.warnings:
-        click.echo(f"WARNING: {warning}", err=True)
+    if echo_warnings:
+        for warning in settings.warnings:
+            click.echo(f"WARNING: {warning}", err=True)
     return settings
+
+
+def start_logging(settings: config.Settings) -> None:
+    """Logging as configured; each configuration warning is repeated as a log record, so a
+    daemon's log (journald, a collector) shows it too."""
+    logs.setup(settings.log_level, settings.log_format)
+    for warning in settings.warnings:
+        log.warning("config_warning", extra={"warning": warning})
+
+
+def quiet_logging(settings: config.Settings) -> None:
+    """For a one-shot command: log records only at error level unless SERBERO_LOG asks for
+    more, so what the command prints is all an operator sees."""
+    logs.setup(settings.env_log_level or "error", settings.log_format)
 
 
 def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,14 +68,22 @@ def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def fail_database(exc: DatabaseError) -> None:
+    click.echo(f"database error: {exc}", err=True)
+    sys.exit(RUNTIME_EXIT)
+
+
 def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Domain errors leave through one door: `Error: …` on stderr, exit code 1."""
+    """Domain errors leave through one door: `Error: …` on stderr, exit code 1 (a database
+    that cannot be used: one `database error: …` line, also exit code 1)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             fail_config(exc)
+        except DatabaseError as exc:
+            fail_database(exc)
         except SerberoError as exc:
             raise click.ClickException(str(exc)) from None
     return wrapper
@@ -67,18 +95,13 @@ def open_db(settings: config.Settings, *, create: bool = True, upgrade: bool = T
     With `create=False` a database that does not exist yet is an error: an inspection command
     run with a mistyped path must not leave an empty database behind.
     """
-    from serbero.db import migrate, open_database
+    from serbero.db import migrate
+    from serbero.db.access import open_checked
 
-    url = settings.db_url
-    if not create and url.startswith("sqlite:"):
-        path = Path(url.split(":///", 1)[-1].split("?", 1)[0])
-        if not path.exists():
-            raise SerberoError(f"no database at {path}; check [serbero].db_path or "
-                               "SERBERO_DB_URL (or start Serbero, or run `serbero migrate`).")
-    db = open_database(url)
+    db = open_checked(settings.db_url, create=create)
     if not create and not db.table_exists("disputes"):
-        raise SerberoError(f"no Serbero tables in {config.redact_url(url)}; "
-                           "run `serbero migrate`.")
+        raise DatabaseError(f"{config.redact_url(settings.db_url)}: no Serbero tables; "
+                            "run `serbero migrate`.")
     if upgrade:
         migrate(db)
 
@@ -98,13 +121,23 @@ def cli() -> None:
 
 @cli.command("check-config")
 @config_option
-def check_config(config_path: Path | None) -> None:
-    """Validate the configuration and print a summary, without starting anything.
+@click.option("--offline", is_flag=True,
+              help="Do not check that the database and Redis answer.")
+@click.option("--strict", is_flag=True,
+              help="Warnings count as problems: exit code 2 if there is any.")
+def check_config(config_path: Path | None, offline: bool, strict: bool) -> None:
+    """Validate the configuration, check that the database and Redis (when configured) answer,
+    and print a summary, without starting anything. Exit codes: 0 ok, 1 the database or Redis
+    does not answer, 2 a configuration problem (or, with --strict, a warning).
 
     \b
     Example:
         serbero check-config -c /etc/serbero/config.toml
+        serbero check-config --offline --strict    # in CI, before deploying a file
     """
+    from serbero.db.access import check as check_database
+    from serbero.redis_store import check as check_redis
+
     settings = load_settings(config_path)
     click.echo(f"config: {settings.config_path}")
     click.echo(f"serbero pubkey: {settings.serbero_pubkey}")
@@ -119,7 +152,23 @@ def check_config(config_path: Path | None) -> None:
                + (", ".join(w.name for w in settings.webhooks) or "none"))
     click.echo(f"database: {config.redact_url(settings.db_url)}")
     click.echo(f"broker: {'redis' if settings.redis_url else 'embedded (serbero run only)'}")
-    click.echo("ok" if not settings.warnings else "ok, with warnings above")
+    down = []
+    if not offline:
+        if problem := check_database(settings.db_url):
+            down.append(f"database error: {problem}")
+        if settings.redis_url and (problem := check_redis(settings.redis_url)):
+            down.append(f"redis error: {problem}")
+    for line in down:
+        click.echo(line, err=True)
+    if down:
+        sys.exit(RUNTIME_EXIT)
+    if strict and settings.warnings:
+        click.echo(f"config error: --strict: {len(settings.warnings)} warning(s) above.",
+                   err=True)
+        sys.exit(CONFIG_EXIT)
+    answered = "" if offline else "; the database and Redis answer" if settings.redis_url \
+        else "; the database answers"
+    click.echo(("ok" if not settings.warnings else "ok, with warnings above") + answered)
 
 
 @cli.command()
@@ -133,10 +182,10 @@ def migrate(config_path: Path | None) -> None:
         SERBERO_DB_URL=postgresql://serbero@db/serbero serbero migrate
     """
     from serbero.db import migrate as apply
-    from serbero.db import open_database
+    from serbero.db.access import open_checked
 
     settings = load_settings(config_path)
-    applied = apply(open_database(settings.db_url))
+    applied = apply(open_checked(settings.db_url))
     click.echo(f"applied versions {applied}" if applied else "nothing to migrate")
 
 
@@ -171,9 +220,9 @@ def listen(config_path: Path | None) -> None:
     Example:
         SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero listen -c config.toml
     """
-    settings = load_settings(config_path)
+    settings = load_settings(config_path, echo_warnings=False)
     needs_redis(settings, "listen")
-    logs.setup(settings.log_level)
+    start_logging(settings)
     open_db(settings)
     from serbero.listener import serve
     from workers.wiring import build_listener
@@ -195,8 +244,13 @@ def worker(config_path: Path | None, processes: int, threads: int, queues: tuple
     Example:
         SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero worker -p 2 -t 8
     """
+    from serbero.db.access import check as check_database
+
     settings = load_settings(config_path)
     needs_redis(settings, "worker")
+    if problem := check_database(settings.db_url):  # say it once, not once per process
+        click.echo(f"database error: {problem}", err=True)
+        sys.exit(RUNTIME_EXIT)
     if config_path is not None:
         os.environ["SERBERO_CONFIG"] = str(config_path)
     argv = [sys.executable, "-m", "dramatiq", "workers.wiring:boot", "-p", str(processes),
@@ -220,8 +274,8 @@ def run(config_path: Path | None, threads: int) -> None:
     """
     from workers.wiring import run_all_in_one
 
-    settings = load_settings(config_path)
-    logs.setup(settings.log_level)
+    settings = load_settings(config_path, echo_warnings=False)
+    start_logging(settings)
     _run_async(lambda stop: run_all_in_one(settings, stop, threads=threads))
 
 
@@ -252,20 +306,45 @@ def keys() -> None:
 
 
 @keys.command("generate")
-def keys_generate() -> None:
-    """Print a fresh key pair; put the secret in SERBERO_PRIVATE_KEY or a 0600 file.
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the secret to this new file (mode 0600) for SERBERO_PRIVATE_KEY_FILE "
+                   "instead of printing it.")
+def keys_generate(out: Path | None) -> None:
+    """Make a fresh key pair: print it, or write the secret to a 0600 file (--out) and print
+    only the public key.
 
     \b
     Example:
+        serbero keys generate --out /etc/serbero/key   # then SERBERO_PRIVATE_KEY_FILE=…
         serbero keys generate
     """
     from nostr_sdk import Keys
 
     k = Keys.generate()
-    click.echo(f"secret (keep it secret): {k.secret_key().to_bech32()}")
-    click.echo(f"secret hex:              {k.secret_key().to_hex()}")
+    if out is not None:
+        _write_secret_file(out, k.secret_key().to_bech32())
+        click.echo(f"secret written to {out} (mode 600); set "
+                   f"SERBERO_PRIVATE_KEY_FILE={out.resolve()}")
+    else:
+        click.echo(f"secret (keep it secret): {k.secret_key().to_bech32()}")
+        click.echo(f"secret hex:              {k.secret_key().to_hex()}")
     click.echo(f"public:                  {k.public_key().to_bech32()}")
     click.echo(f"public hex:              {k.public_key().to_hex()}")
+
+
+def _write_secret_file(path: Path, secret: str) -> None:
+    """Create `path` readable by its owner only, never replacing an existing file (it may hold
+    the only copy of a key in use)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{path} already exists; it may hold a key in use, so it "
+                                   "was left alone. Choose another --out.") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {path}: {exc.strerror}.") from None
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # whatever the umask
+        handle.write(secret + "\n")
 
 
 @keys.command("show")
@@ -357,3 +436,5 @@ def main() -> None:
 from serbero.commands import escalation as _escalation  # noqa: E402, F401 - escalate, escalations
 from serbero.commands import mostro as _mostro  # noqa: E402, F401 - registers `serbero mostro`
 from serbero.commands import ops as _ops  # noqa: E402, F401 - registers dashboard, status, metrics
+from serbero.commands import reasoning as _reasoning  # noqa: E402, F401 - `serbero reasoning`
+from serbero.commands import setup as _setup  # noqa: E402, F401 - registers `serbero config`

@@ -24,15 +24,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from nostr_sdk import NostrSdkError, RelayUrl
+
 from serbero import logs
 from serbero.errors import ConfigError
 from serbero.nostr.keys import parse_public_key, parse_secret_key
+from serbero.reasoning.limits import (
+    DECLARED_PROVIDERS,
+    MEDIATION_JOB_LIMIT_S,
+    SHIPPED_PROVIDERS,
+    provider_budget_s,
+    unknown_provider_message,
+)
 
 #: Where the configuration is read from when SERBERO_CONFIG is not set.
 DEFAULT_CONFIG_PATH = "config.toml"
 #: Redis key prefix (and dramatiq namespace) when SERBERO_REDIS_NAMESPACE is not set.
 DEFAULT_REDIS_NAMESPACE = "serbero"
-SAMPLE = "config/serbero.sample.toml"
+#: Prints a starting configuration with every key documented, in any installation.
+SAMPLE_COMMAND = "serbero config sample"
+#: SERBERO_LOG_FORMAT values: one logfmt line per record (default) or one JSON object.
+LOG_FORMATS = ("logfmt", "json")
 
 
 class Secret:
@@ -221,26 +233,86 @@ class MediationSection:
     solver_auth_retry_max_attempts: int = 24
 
 
+def _provider_name(value: str) -> str | None:
+    if value in SHIPPED_PROVIDERS + DECLARED_PROVIDERS:
+        return None
+    return unknown_provider_message(value)
+
+
+def _api_base(value: str) -> str | None:
+    if value.startswith(("http://", "https://")) and len(value.split("://", 1)[1]) > 0:
+        return None
+    return f'must be an http:// or https:// URL, e.g. "https://api.openai.com/v1" (got "{value}")'
+
+
+def _retries(value: int) -> str | None:
+    return None if 0 <= value <= 10 else f"must be 0..10 extra attempts (got {value})"
+
+
+def _not_negative_number(value: float) -> str | None:
+    return None if value >= 0 else f"must not be negative (got {value})"
+
+
+def _entries(cls: type) -> dict[str, Any]:
+    """Field metadata: the key holds an array of tables, each built as `cls`."""
+    return {"entries": cls}
+
+
+@dataclass(frozen=True)
+class ReasoningFallback:
+    """One `[[reasoning.fallback]]` provider, tried in order when those before it fail."""
+
+    provider: str = field(default="openai-compatible", metadata=_check(_provider_name))
+    model: str = ""
+    api_base: str = field(default="", metadata=_check(_api_base))
+    api_key_env: str = ""
+    request_timeout_seconds: int = field(default=30, metadata=_check(_not_negative))
+    followup_retry_count: int = field(default=1, metadata=_check(_retries))
+    usd_per_million_input_tokens: float = field(default=0.0,
+                                                metadata=_check(_not_negative_number))
+    usd_per_million_output_tokens: float = field(default=0.0,
+                                                 metadata=_check(_not_negative_number))
+    #: Filled from the variable `api_key_env` names, never from the file.
+    api_key: Any = None
+
+
 @dataclass(frozen=True)
 class ReasoningSection:
     enabled: bool = False
-    provider: str = "openai"
+    provider: str = field(default="openai", metadata=_check(_provider_name))
     model: str = "gpt-4o-mini"
-    api_base: str = "https://api.openai.com/v1"
+    api_base: str = field(default="https://api.openai.com/v1", metadata=_check(_api_base))
     api_key_env: str = "SERBERO_REASONING_API_KEY"
-    request_timeout_seconds: int = 30
-    followup_retry_count: int = 1
+    #: Per HTTP attempt; 0 counts as 1 (RP-3).
+    request_timeout_seconds: int = field(default=30, metadata=_check(_not_negative))
+    #: Extra attempts after the first (RP-4).
+    followup_retry_count: int = field(default=1, metadata=_check(_retries))
+    #: How often idle providers are checked in the background (GAP-15).
+    health_check_interval_seconds: int = field(default=120, metadata=_check(_positive))
+    #: Caps on party text in one prompt: per message, and for the whole transcript.
+    transcript_max_message_chars: int = field(default=2000, metadata=_check(_positive))
+    transcript_max_chars: int = field(default=24000, metadata=_check(_positive))
+    #: Prices, for the cost `serbero reasoning eval` and the call records report.
+    usd_per_million_input_tokens: float = field(default=0.0,
+                                                metadata=_check(_not_negative_number))
+    usd_per_million_output_tokens: float = field(default=0.0,
+                                                 metadata=_check(_not_negative_number))
+    fallback: tuple[ReasoningFallback, ...] = field(default=(),
+                                                    metadata=_entries(ReasoningFallback))
     #: Never read from TOML (the original ignores it there too); filled from `api_key_env`.
     api_key: Any = None
 
 
 @dataclass(frozen=True)
 class PromptsSection:
-    system_instructions_path: str = "./prompts/phase3-system.md"
-    classification_policy_path: str = "./prompts/phase3-classification.md"
-    escalation_policy_path: str = "./prompts/phase3-escalation-policy.md"
-    mediation_style_path: str = "./prompts/phase3-mediation-style.md"
-    message_templates_path: str = "./prompts/phase3-message-templates.md"
+    """The prompt bundle's five files (PB-1), relative to the working directory. The defaults
+    are the bundle this project ships in config/prompts/ (the original's were ./prompts/)."""
+
+    system_instructions_path: str = "config/prompts/phase3-system.md"
+    classification_policy_path: str = "config/prompts/phase3-classification.md"
+    escalation_policy_path: str = "config/prompts/phase3-escalation-policy.md"
+    mediation_style_path: str = "config/prompts/phase3-mediation-style.md"
+    message_templates_path: str = "config/prompts/phase3-message-templates.md"
 
 
 @dataclass(frozen=True)
@@ -280,7 +352,12 @@ class ServiceSettings:
     redis_url: str | None = None
     #: Prefix of every Redis key Serbero and its dramatiq broker use.
     redis_namespace: str = DEFAULT_REDIS_NAMESPACE
+    #: SERBERO_LOG, else (in Settings) `[serbero].log_level`, else info.
     log_level: str = "info"
+    #: SERBERO_LOG as set, None when unset: one-shot commands then log errors only.
+    env_log_level: str | None = None
+    #: SERBERO_LOG_FORMAT: `logfmt` or `json`.
+    log_format: str = LOG_FORMATS[0]
     #: Bearer token (or basic-auth password) of `serbero dashboard`; None when unset.
     dashboard_token: Secret | None = None
     #: The token `serbero metrics` requires when set.
@@ -344,16 +421,28 @@ def _config_path(environ: Mapping[str, str]) -> Path:
     return Path(value if value is not None else DEFAULT_CONFIG_PATH)
 
 
+def _log_format(environ: Mapping[str, str], problems: list[str]) -> str:
+    value = (_env(environ, "SERBERO_LOG_FORMAT") or LOG_FORMATS[0]).lower()
+    if value not in LOG_FORMATS:
+        problems.append(f"SERBERO_LOG_FORMAT: `{value}` is not a log format; use "
+                        f"{' or '.join(LOG_FORMATS)}.")
+        return LOG_FORMATS[0]
+    return value
+
+
 #: Shortest operator token accepted: the dashboard can requeue and delete jobs.
 MIN_OPERATOR_TOKEN_CHARS = 16
 
 
 def _service(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
-    """The ServiceSettings fields, from SERBERO_REDIS_URL, SERBERO_REDIS_NAMESPACE,
-    SERBERO_LOG and the operator tokens (each also from `<NAME>_FILE`)."""
-    return {"redis_url": _env(environ, "SERBERO_REDIS_URL"),
+    """The ServiceSettings fields but log_level, from SERBERO_REDIS_URL,
+    SERBERO_REDIS_NAMESPACE, SERBERO_LOG, SERBERO_LOG_FORMAT and the operator tokens (each also
+    from `<NAME>_FILE`)."""
+    return {"redis_url": _redis_url(environ, problems),
             "redis_namespace": _env(environ, "SERBERO_REDIS_NAMESPACE")
             or DEFAULT_REDIS_NAMESPACE,
+            "env_log_level": _env(environ, "SERBERO_LOG"),
+            "log_format": _log_format(environ, problems),
             "dashboard_token": _operator_token(environ, "SERBERO_DASHBOARD_TOKEN", problems),
             "metrics_token": _operator_token(environ, "SERBERO_METRICS_TOKEN", problems)}
 
@@ -363,7 +452,7 @@ def load_service(environ: Mapping[str, str] | None = None) -> ServiceSettings:
     env = os.environ if environ is None else environ
     problems: list[str] = []
     fields = _service(env, problems)
-    level = _log_level(_env(env, "SERBERO_LOG") or "info", problems)
+    level = _log_level(fields["env_log_level"] or "info", problems)
     if problems:
         raise ConfigError(problems)
     return ServiceSettings(log_level=level, **fields)
@@ -421,11 +510,23 @@ def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
             known = ", ".join(sorted(fields))
             problems.append(f"{where}: unknown key `{key}` (known keys: {known}).")
             continue
-        if cls is ReasoningSection and key == "api_key":
+        if key == "api_key":
+            if cls is not ReasoningSection:  # the original ignores it in [reasoning] only
+                problems.append(f"{where}.api_key: keys are never read from the file; put it "
+                                "in the environment variable that api_key_env names.")
             continue  # never taken from the file (CFG-9): the key comes from the environment
         if cls is WebhookEntry and key == "secret":
             problems.append(f"{where}.secret: never in the file; put the key in an environment "
                             "variable and name it with secret_env.")
+            continue
+        entry_cls = f.metadata.get("entries")
+        if entry_cls is not None:
+            if not isinstance(value, list):
+                problems.append(f"{where}.{key}: must be an array of tables, "
+                                f"e.g. [[{where.strip('[]')}.{key}]].")
+                continue
+            values[key] = tuple(_build(entry_cls, item, f"[[{where.strip('[]')}.{key}]] #{i + 1}",
+                                       problems) for i, item in enumerate(value))
             continue
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         expected = type(default)
@@ -453,8 +554,8 @@ def _parse_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(
             [
-                f"config: no file at {path}. Copy {SAMPLE} to config.toml, or point "
-                "SERBERO_CONFIG at your file."
+                f"config: no file at {path}. Write a starting file with `{SAMPLE_COMMAND} > "
+                f"{path}` (every key documented), or point SERBERO_CONFIG at your file."
             ]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -491,19 +592,15 @@ def from_mapping(
     serbero: SerberoSection = sections["serbero"]
     secret, serbero_pubkey = _identity(serbero, env, problems)
     mostro_pubkey = _mostro_pubkey(sections["mostro"], problems)
-    relays = _relays(arrays["relays"], problems)
+    relays = _relays(arrays["relays"], problems, warnings)
     solvers = _solvers(arrays["solvers"], problems, warnings)
-    reasoning: ReasoningSection = sections["reasoning"]
-    key_env = reasoning.api_key_env.strip()
-    api_key = _env(env, key_env) if key_env else None
-    sections["reasoning"] = dataclasses.replace(
-        reasoning, api_key=Secret(api_key) if api_key else None)
+    sections["reasoning"] = _reasoning(sections["reasoning"], env, problems)
     observers = _observers(arrays["observers"], problems, warnings)
     _refuse_own_key(serbero_pubkey, solvers, observers, problems)
     webhooks = _webhooks(arrays["webhooks"], env, problems)
-    db_url = _database_url(serbero, env, problems)
-    level = _log_level(_env(env, "SERBERO_LOG") or serbero.log_level, problems)
+    db_url = _database_url(serbero, env, problems, base=path.parent if path else None)
     service = _service(env, problems)
+    level = _log_level(service["env_log_level"] or serbero.log_level, problems)
 
     if problems:
         raise ConfigError(problems)
@@ -554,7 +651,14 @@ def _identity(serbero: SerberoSection, env: Mapping[str, str],
               problems: list[str]) -> tuple[str, str]:
     """Serbero's secret (hex) and public key; the secret never appears in a message."""
     reported = len(problems)
-    secret = _read_secret_env(env, "SERBERO_PRIVATE_KEY", problems) or serbero.private_key
+    from_env = _read_secret_env(env, "SERBERO_PRIVATE_KEY", problems)
+    secret = from_env or serbero.private_key
+    if not from_env:
+        source = "[serbero].private_key"
+    elif _env(env, "SERBERO_PRIVATE_KEY_FILE") is not None:
+        source = f"SERBERO_PRIVATE_KEY_FILE ({_env(env, 'SERBERO_PRIVATE_KEY_FILE')})"
+    else:
+        source = "SERBERO_PRIVATE_KEY"
     if not secret:
         if len(problems) > reported:
             return "", ""  # the key file's own problem says it all
@@ -564,8 +668,8 @@ def _identity(serbero: SerberoSection, env: Mapping[str, str],
     try:
         return parse_secret_key(secret)
     except ValueError:
-        problems.append(
-            "[serbero].private_key: not a valid secret key; use 64 hex characters or nsec1….")
+        problems.append(f"{source}: not a valid secret key; use 64 hex characters or nsec1… "
+                        "(`serbero keys generate --out FILE` writes one).")
         return "", ""
 
 
@@ -582,14 +686,30 @@ def _mostro_pubkey(mostro: MostroSection, problems: list[str]) -> str:
         return ""
 
 
-def _relays(entries: list[RelayEntry], problems: list[str]) -> tuple[str, ...]:
+def _relays(entries: list[RelayEntry], problems: list[str],
+            warnings: list[str]) -> tuple[str, ...]:
     relays = tuple(r.url.strip() for r in entries)
     if not relays:
         problems.append(
             'relays: none configured, so no dispute can be seen. Add [[relays]] url = "wss://…".')
+    first: dict[str, int] = {}
     for i, url in enumerate(relays):
+        where = f"[[relays]] #{i + 1}.url"
         if not url.startswith(("ws://", "wss://")):
-            problems.append(f"[[relays]] #{i + 1}.url: `{url}` must start with wss:// or ws://.")
+            problems.append(f"{where}: `{url}` must start with wss:// or ws://.")
+            continue
+        try:
+            host = urlsplit(url).hostname
+            normal = str(RelayUrl.parse(url)).rstrip("/")
+        except (ValueError, NostrSdkError):
+            host = normal = None
+        if not host or normal is None:
+            problems.append(f"{where}: `{url}` names no host; write it as wss://relay.example.")
+            continue
+        if normal in first:
+            warnings.append(f"{where}: `{url}` is the same relay as [[relays]] "
+                            f"#{first[normal] + 1}; remove one of them.")
+        first.setdefault(normal, i)
     return relays
 
 
@@ -606,6 +726,12 @@ def _solvers(entries: list[SolverEntry], problems: list[str],
             warnings.append(
                 f"[[solvers]] #{i + 1}.pubkey: `{solver.pubkey}` does not parse; every "
                 "notification to this solver will be recorded as failed (invalid pubkey).")
+    if not entries:
+        warnings.append('solvers: none configured; disputes will be recorded but nobody will be '
+                        'told. Add a [[solvers]] table with pubkey = "npub1…".')
+    elif all(solver.hex_pubkey is None for solver in entries):
+        warnings.append(f"solvers: none of the {len(entries)} configured has a valid pubkey; "
+                        "disputes will be recorded but nobody will be told.")
     return tuple(entries)
 
 
@@ -673,20 +799,78 @@ def _webhooks(entries: list[WebhookEntry], env: Mapping[str, str],
     return tuple(out)
 
 
-def _database_url(serbero: SerberoSection, env: Mapping[str, str], problems: list[str]) -> str:
-    """SERBERO_DB_URL, else an SQLite file from SERBERO_DB_PATH or `[serbero].db_path`."""
+def _with_key(entry: Any, where: str, enabled: bool, env: Mapping[str, str],
+              problems: list[str]) -> Any:
+    """The entry with its API key from `api_key_env` (or `<api_key_env>_FILE`), CFG-9."""
+    var = entry.api_key_env.strip()
+    if not var:
+        if enabled:
+            problems.append(f"{where}.api_key_env is empty but [reasoning].enabled = true; name "
+                            "the environment variable that holds the provider's API key.")
+        return entry
+    key = _read_secret_env(env, var, problems)
+    if key is None and enabled:
+        problems.append(f"{where}: reasoning provider enabled but credential env var `{var}` "
+                        f"(or `{var}_FILE`) is unset or empty.")
+    return dataclasses.replace(entry, api_key=Secret(key) if key else None)
+
+
+def _reasoning(reasoning: ReasoningSection, env: Mapping[str, str],
+               problems: list[str]) -> ReasoningSection:
+    """Resolve every provider's key and check that the chain fits a mediation job's time."""
+    fallback = []
+    for i, entry in enumerate(reasoning.fallback):
+        where = f"[[reasoning.fallback]] #{i + 1}"
+        for key in ("model", "api_base"):
+            if not getattr(entry, key):
+                problems.append(f"{where}.{key}: missing; every fallback names its provider, "
+                                "model, api_base and api_key_env.")
+        fallback.append(_with_key(entry, where, reasoning.enabled, env, problems))
+    reasoning = _with_key(reasoning, "[reasoning]", reasoning.enabled, env, problems)
+    budget = sum(provider_budget_s(e.request_timeout_seconds, e.followup_retry_count + 1)
+                 for e in [reasoning, *fallback])
+    if budget > MEDIATION_JOB_LIMIT_S:
+        problems.append(
+            f"[reasoning]: request_timeout_seconds times (followup_retry_count + 1) over "
+            f"{1 + len(fallback)} provider(s) may take up to {budget:.0f}s, longer than the "
+            f"{MEDIATION_JOB_LIMIT_S}s a mediation job may run; lower the timeouts or retries.")
+    return dataclasses.replace(reasoning, fallback=tuple(fallback))
+
+
+def _database_url(serbero: SerberoSection, env: Mapping[str, str], problems: list[str], *,
+                  base: Path | None) -> str:
+    """SERBERO_DB_URL, else an SQLite file from SERBERO_DB_PATH (relative: to the working
+    directory) or `[serbero].db_path` (relative: to the configuration file's directory, `base`,
+    so the daemon finds its database wherever it is started from)."""
     db_url = _env(env, "SERBERO_DB_URL")
     if db_url is None:
-        return sqlite_url(_env(env, "SERBERO_DB_PATH") or serbero.db_path)
+        from_env = _env(env, "SERBERO_DB_PATH")
+        if from_env is not None:
+            return sqlite_url(from_env)
+        db_path = Path(serbero.db_path).expanduser()
+        return sqlite_url(db_path if base is None or db_path.is_absolute() else base / db_path)
     if not db_url.startswith(("sqlite:", "postgres://", "postgresql://", "postgresql+pool://")):
         problems.append(f"SERBERO_DB_URL: unsupported scheme in `{redact_url(db_url)}`; "
                         "use sqlite:////abs/path.db or postgresql://user@host/db.")
     return db_url
 
 
+def _redis_url(env: Mapping[str, str], problems: list[str]) -> str | None:
+    """SERBERO_REDIS_URL, checked by the parser redis-py itself uses."""
+    url = _env(env, "SERBERO_REDIS_URL")
+    if url is not None:
+        from redis.connection import parse_url
+
+        try:
+            parse_url(url)
+        except ValueError as exc:
+            problems.append(f"SERBERO_REDIS_URL: `{redact_url(url)}` does not parse ({exc}); "
+                            "write it as redis://host:6379/0.")
+    return url
+
+
 def sqlite_url(db_path: str | Path) -> str:
-    """A peewee URL for an SQLite file; a relative path is taken from the working directory,
-    as in the original."""
+    """A peewee URL for an SQLite file; a relative path is taken from the working directory."""
     return f"sqlite:///{Path(db_path).absolute()}"
 
 

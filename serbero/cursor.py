@@ -4,6 +4,9 @@ The cursor is a low-water mark, not "the newest event seen": it never passes an 
 handed to the queue but not yet applied by a worker (no row in the inbox). So a crash, a flushed
 Redis or the embedded broker's lost memory cannot make the listener skip an event: on restart it
 asks again from before it, and the inbox drops what was already applied.
+
+It never passes the local clock either: the parser accepts events dated up to an hour ahead,
+and a cursor saved there would make the next start skip disputes opened in between (issue 10).
 """
 
 from __future__ import annotations
@@ -37,12 +40,15 @@ class ResumeCursor:
         return self.saved
 
     def since(self, now: int) -> int:
-        """Where a subscription should start: the cursor minus the overlap, or now when cold."""
-        base = self.saved if self.saved is not None else now
+        """Where a subscription should start: the cursor minus the overlap, or now when cold
+        (a cursor saved ahead of the clock by an older version counts as now)."""
+        base = min(self.saved, now) if self.saved is not None else now
         return max(0, base - self.overlap_s)
 
     def track(self, event_id: str, created_at: int, now: int) -> None:
-        """Remember an event handed to the queue until a worker has applied it."""
+        """Remember an event handed to the queue until a worker has applied it; an event dated
+        ahead of the clock counts as received now."""
+        created_at = min(created_at, now)
         self.unconfirmed[event_id] = (created_at, now)
         if self.newest_seen is None or created_at > self.newest_seen:
             self.newest_seen = created_at
@@ -67,6 +73,8 @@ class ResumeCursor:
             value: int | None = min(created for created, _ in self.unconfirmed.values())
         else:
             value = self.newest_seen
+        if value is not None:
+            value = min(value, now)
         if value is not None and value != self.saved:
             (ListenerCursor.insert(name=self.name, since=value, updated_at=now)
              .on_conflict(conflict_target=[ListenerCursor.name],

@@ -26,6 +26,12 @@ class EventRejected(ProtocolError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
+class DatabaseError(SerberoError):
+    """Raised when the database cannot be used: unreachable, missing, not writable, or holding
+    another program's schema; the message names the database (never its password) and the
+    fix."""
+
+
 class PublishError(SerberoError):
     """Raised when no relay accepted an event; `permanent` says whether retrying can help."""
 
@@ -36,3 +42,18 @@ class PublishError(SerberoError):
 
 class NotFound(SerberoError):
     """Raised when an operator names a dispute, handoff or row that does not exist."""
+
+
+class ReasoningError(SerberoError):
+    """Raised when a model provider gives no usable answer. `category` is a stable code
+    (`unreachable`, `timeout`, `malformed_response`, `refused`) stored in audit rows; the message
+    says what happened without any body text, and `detail` carries a scrubbed excerpt of the
+    provider's answer (it may quote the prompt, so it is shown to operators, logged at debug)."""
+
+    def __init__(self, category: str, message: str, *, detail: str = "",
+                 http_status: int | None = None, attempts: int | None = None) -> None:
+        self.category = category
+        self.detail = detail
+        self.http_status = http_status
+        self.attempts = attempts  # HTTP attempts made, when the transport knows
+        super().__init__(message)

@@ -8,6 +8,8 @@ import threading
 
 import redis
 
+from serbero.config import redact_url
+
 #: Seconds a status read or a heartbeat waits for Redis before giving up: an operator command
 #: or a listener loop must not hang on a Redis that is down.
 SOCKET_TIMEOUT_S = 2.0
@@ -35,3 +37,13 @@ def key(namespace: str, *parts: str) -> str:
 def glob_escape(text: str) -> str:
     """`text` with Redis glob metacharacters escaped, for SCAN MATCH patterns."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def check(url: str) -> str | None:
+    """Whether the Redis at `url` answers: None, or the problem and the fix."""
+    try:
+        client(url).ping()
+    except redis.RedisError as exc:
+        return (f"{redact_url(url)}: does not answer ({exc}); start Redis, or fix "
+                "SERBERO_REDIS_URL")
+    return None

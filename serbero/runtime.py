@@ -9,7 +9,8 @@ from nostr_sdk import Keys
 from peewee import Database
 
 from serbero.config import Settings
-from serbero.db import migrate, open_database
+from serbero.db import migrate
+from serbero.db.access import open_checked
 from serbero.nostr.relays import RelayBridge
 from serbero.outbox import NOSTR, WEBHOOK
 from serbero.outbox.channels import Channel
@@ -32,8 +33,9 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, *, relay: RelayBridge | None = None) -> Runtime:
-        """Open the database (applying migrations) and prepare, lazily, the relay bridge."""
-        db = open_database(settings.db_url)
+        """Open the database (applying migrations) and prepare, lazily, the relay bridge; a
+        database that cannot be used raises DatabaseError, naming it and the fix."""
+        db = open_checked(settings.db_url)
         migrate(db)
         return cls(settings=settings, signer=Keys.parse(settings.private_key.reveal()), db=db,
                    relay=relay or RelayBridge(settings.relays))

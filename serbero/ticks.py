@@ -1,4 +1,5 @@
-"""Periodic jobs, as one table: each job's name, its period (from the settings), and its body.
+"""Periodic jobs, as one table: each job's name, its period (from the settings), its body, and
+the queue it runs on.
 
 The ticker decides *when* (once per period across the cluster); this table says *what*: each
 job re-derives its work from the database, so a lost or repeated tick costs nothing, and
@@ -14,7 +15,7 @@ from serbero import outbox
 from serbero.config import Settings
 from serbero.disputes import reminders
 from serbero.escalation import scan as escalation
-from serbero.followup import FollowUp
+from serbero.followup import NOTHING, FollowUp
 from serbero.mostro import daemon as mostro_daemon
 from serbero.runtime import Runtime
 
@@ -24,11 +25,27 @@ OUTBOX_PERIOD_S = 5
 UNNOTIFIED_PERIOD_S = 30
 
 
+#: Queues a periodic job runs on: `ticks` for scans, `mediation` for a job that calls a model
+#: (it must never wait beside, or delay, notices).
+TICKS, MEDIATION = "ticks", "mediation"
+
+
 @dataclass(frozen=True)
 class PeriodicJob:
     name: str
     period_s: Callable[[Settings], int]
     run: Callable[[Runtime, int], FollowUp]
+    queue: str = TICKS
+
+
+def _reasoning_health(rt: Runtime, now: int) -> FollowUp:
+    """Ping idle model providers so a session reads fresh health before it opens (GAP-15)."""
+    from serbero.reasoning import setup
+
+    reasoning = setup.current(rt.settings)
+    if reasoning is not None:
+        reasoning.chain.refresh_health()
+    return NOTHING
 
 
 JOBS: tuple[PeriodicJob, ...] = (
@@ -39,6 +56,8 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("outbox", lambda s: OUTBOX_PERIOD_S, lambda rt, now: outbox.claim_due(now)),
     PeriodicJob("escalation", lambda s: s.escalation.dispatch_interval_seconds, escalation.tick),
     PeriodicJob("mostro_takes", lambda s: mostro_daemon.SWEEP_PERIOD_S, mostro_daemon.sweep),
+    PeriodicJob("reasoning_health", lambda s: s.reasoning.health_check_interval_seconds,
+                _reasoning_health, queue=MEDIATION),
 )
 _BY_NAME = {job.name: job for job in JOBS}
 
@@ -46,6 +65,11 @@ _BY_NAME = {job.name: job for job in JOBS}
 def periods(settings: Settings) -> dict[str, int]:
     """Job name → period in seconds."""
     return {job.name: job.period_s(settings) for job in JOBS}
+
+
+def queue(name: str) -> str:
+    """The queue job `name` runs on."""
+    return _BY_NAME[name].queue
 
 
 def run(name: str, rt: Runtime, now: int) -> FollowUp:

@@ -11,9 +11,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +89,34 @@ def need(condition: bool, what: str) -> None:
         pytest.skip(f"{what} not available")
 
 
+def run_serbero(*args: str, env: dict[str, str] | None = None, timeout_s: float = 60,
+                cwd: Path | None = None,
+                stop_when: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `serbero` command as an operator would: its own process, an environment
+    without this session's SERBERO_* variables (plus `env`), output captured as text. A daemon
+    is sent SIGTERM once `stop_when` shows in its stderr."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SERBERO_")}
+    argv = [sys.executable, "-m", "serbero", *args]
+    if stop_when is None:
+        return subprocess.run(argv, env={**clean, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout_s, cwd=cwd, check=False)
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(argv, env={**clean, **(env or {})}, cwd=cwd, text=True,
+                                stdout=subprocess.PIPE, stderr=err)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                err.seek(0)
+                if stop_when in err.read():
+                    break
+                time.sleep(0.05)
+        finally:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=30)
+        err.seek(0)
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err.read())
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if REDIS_URL:
         import redis
@@ -96,6 +127,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             client.delete(*keys)
     if _REDIS_PROC is not None:
         _REDIS_PROC.terminate()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands run in-process call `logs.setup`, which replaces the root handlers and levels
+    and installs exception hooks; put everything back so one test's logging never decides what
+    the next test's `caplog` sees."""
+    import logging
+    import sys
+    import threading
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
+    hooks = sys.excepthook, threading.excepthook
+    yield
+    root.handlers[:], root.level = handlers, level
+    for name, lg in logging.root.manager.loggerDict.items():
+        if isinstance(lg, logging.Logger):
+            lg.setLevel(levels.get(name, logging.NOTSET))
+    sys.excepthook, threading.excepthook = hooks
 
 
 # ---------------------------------------------------------------- nostr: loop, relay, people
@@ -234,23 +287,33 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     database.close()
 
 
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """The URL of an empty PostgreSQL schema of its own, dropped afterwards."""
+    from serbero.db import open_database
+
+    need(_answers("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = open_database(PG_URL, bind=False)
+    admin.execute_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
 @pytest.fixture
 def pg_db() -> Iterator[Any]:
     """A migrated PostgreSQL schema of its own, dropped afterwards."""
     from serbero.db import migrate, open_database
 
-    need(_answers("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    admin = open_database(PG_URL, bind=False)
-    admin.execute_sql(f"CREATE SCHEMA {schema}")
-    database = open_database(url)
-    migrate(database)
-    database.url = database.pg_url = url
-    yield database
-    database.close()
-    admin.execute_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.close()
+    with pg_schema() as url:
+        database = open_database(url)
+        migrate(database)
+        database.url = database.pg_url = url
+        yield database
+        database.close()
 
 
 # ---------------------------------------------------------------- broker and workers
@@ -262,6 +325,36 @@ def redis_client() -> Any:
     import redis
 
     return redis.Redis.from_url(REDIS_URL)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, which the test may stop."""
+
+    def __init__(self, server: str) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen([server, "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while not _answers("127.0.0.1", self.port):
+            assert time.monotonic() < deadline, "private redis-server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A private Redis to stop: tests of a Redis outage never touch the shared one."""
+    server = shutil.which("redis-server")
+    need(server is not None, "redis-server")
+    redis = PrivateRedis(server)
+    yield redis
+    redis.stop()
 
 
 @pytest.fixture

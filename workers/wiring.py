@@ -38,6 +38,8 @@ LANES = {NOTIFY: "publish_outbox_row", ESCALATION: "publish_handoff_dm",
 #: The actors that take a raw event: the targets of the listener's subscriptions, static or
 #: wanted (a wanted subscription naming anything else is refused by the listener).
 EVENT_TARGETS = (INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT)
+#: A periodic job's queue → the actor that runs it there (ticks.JOBS names each job's queue).
+TICK_ACTORS = {ticks.TICKS: "run_tick", ticks.MEDIATION: "run_mediation_tick"}
 #: Modules of this package that declare no actors; every other one is imported by `install`.
 NOT_ACTOR_MODULES = frozenset({"broker", "dashboard", "wiring"})
 
@@ -55,7 +57,7 @@ class OpenRuntimeAtBoot(dramatiq.Middleware):
         from serbero import logs
 
         rt = runtime()
-        logs.setup(rt.settings.log_level)
+        logs.setup(rt.settings.log_level, rt.settings.log_format)
         rt.relay.start()
 
 
@@ -141,6 +143,11 @@ def targets() -> dict[str, Callable[[str], object]]:
     return {name: jobs.get_actor(name).send for name in EVENT_TARGETS}
 
 
+def fire_tick(name: str, bucket: int) -> None:
+    """The ticker's one call: enqueue periodic job `name` on its own queue."""
+    broker().get_actor(TICK_ACTORS[ticks.queue(name)]).send(name, bucket)
+
+
 def build_listener(settings: Settings) -> tuple[Listener, Ticker]:
     """The listener and ticker of this deployment, enqueueing through the installed broker:
     shared Redis de-duplication and tick claims, or local ones for the embedded broker."""
@@ -151,9 +158,8 @@ def build_listener(settings: Settings) -> tuple[Listener, Ticker]:
         client = broker().client
         seen = RedisSeen(client, settings.redis_namespace)
         claim = RedisClaims(client, settings.redis_namespace, f"listener-{uuid.uuid4()}")
-    run_tick = broker().get_actor("run_tick")
     listener = Listener(settings, targets=targets(), seen=seen)
-    return listener, Ticker(ticks.periods(settings), claim=claim, fire=run_tick.send)
+    return listener, Ticker(ticks.periods(settings), claim=claim, fire=fire_tick)
 
 
 def start_worker(threads: int = EMBEDDED_THREADS) -> dramatiq.Worker:

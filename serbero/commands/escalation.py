@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from serbero.cli import cli, config_option, domain_errors, load_settings, open_db
+from serbero.cli import cli, config_option, domain_errors, load_settings, open_db, quiet_logging
 
 
 class PubkeyParam(click.ParamType):
@@ -54,14 +54,18 @@ def _operator() -> str:
               help="Send to this solver instead of the configured routing (repeat the option).")
 @click.option("--again", is_flag=True, help="Send another handoff even if this dispute was "
               "already escalated by hand.")
-@click.option("--operator", default=None, help="Your name for the audit trail "
-              "(default: your login name).")
+@click.option("--force", is_flag=True, help="With --to: send to keys that are not configured "
+              "solvers too.")
+@click.option("--operator", default=None, help="Your name for the audit trail and the solvers' "
+              "DM (default: your login name).")
 @domain_errors
 def escalate(*, config_path: Path | None, dispute_id: str, note: str | None, to: tuple[str, ...],
-             again: bool, operator: str | None) -> None:
-    """Hand a dispute to human solvers now, with an `escalation_handoff/v1` DM.
+             again: bool, force: bool, operator: str | None) -> None:
+    """Hand a dispute to human solvers now, with an `escalation_handoff/v1` DM that says it
+    was escalated by hand, by whom, and shows the note.
 
     Safe to repeat: a second run says "already escalated" and sends nothing, unless --again.
+    --to refuses Serbero's own key, and keys that are not configured solvers unless --force.
 
     \b
     Example:
@@ -72,9 +76,10 @@ def escalate(*, config_path: Path | None, dispute_id: str, note: str | None, to:
     from serbero.escalation import manual, routing
 
     settings = load_settings(config_path)
+    quiet_logging(settings)
     open_db(settings)
     result = manual.escalate(dispute_id, settings=settings, operator=operator or _operator(),
-                             now=clock.now(), note=note, to=to, again=again)
+                             now=clock.now(), note=note, to=to, again=again, force=force)
     prepared, route = result.prepared, result.route
     if not prepared.created:
         click.echo(f"already escalated: dispute {dispute_id} has handoff {prepared.handoff_id} "

@@ -74,7 +74,7 @@ def dashboard(host: str, port: int) -> None:
         serbero dashboard --port 8089    # then open http://127.0.0.1:8089/
     """
     service = config.load_service()
-    logs.setup(service.log_level)
+    logs.setup(service.log_level, service.log_format)
     token = service.dashboard_token
     require_token_off_loopback(host, token, env_name="SERBERO_DASHBOARD_TOKEN",
                                what="the dashboard, which can requeue and delete jobs,")
@@ -86,7 +86,7 @@ def dashboard(host: str, port: int) -> None:
 
     wiring.install(service)
 
-    endpoint = Endpoint(dashboard_app(token), sock, name="serbero-dashboard")
+    endpoint = Endpoint(dashboard_app(token, service.redis_url), sock, name="serbero-dashboard")
     guard = "token required" if token else "no token set: anyone on this host can use it"
     _serve(endpoint, "dashboard", f"http://{host}:{endpoint.port}/ ({guard})")
 
@@ -139,7 +139,7 @@ def metrics(config_path: Path | None, host: str, port: int) -> None:
     from serbero.ops.prometheus import SerberoCollector, metrics_app
 
     settings = load_settings(config_path)
-    logs.setup(settings.log_level)
+    logs.setup(settings.log_level, settings.log_format)
     token = settings.metrics_token
     require_token_off_loopback(host, token, env_name="SERBERO_METRICS_TOKEN",
                                what="the metrics endpoint")

@@ -37,11 +37,13 @@ STATUS_STAGE = {
 }
 TERMINAL_STATUSES = frozenset(s for s, stage in STATUS_STAGE.items() if stage == 2)
 INITIATORS = ("buyer", "seller")
-#: Tags Serbero reads; two copies of one of them make the event ambiguous, so it is refused.
-SINGLE_TAGS = ("d", "s", "initiator", "p", "published_at", "created_at", "z")
+#: Tags Serbero reads. Of several copies the first one counts (PROTO-2), as relays do for `d`
+#: when they replace an addressable event; `z` is not read at all (DET-6).
+READ_TAGS = ("d", "s", "initiator", "p", "published_at", "created_at")
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+#: Used with `fullmatch`: `match` with `$` would accept a trailing newline (issue 10, defect 9).
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def load_verified_event(raw: str | bytes, *, max_bytes: int = MAX_EVENT_BYTES) -
 
 
 def _tags(event: Event) -> dict[str, list[str]]:
-    """First values of the tags Serbero reads, after the size limits; duplicates refused."""
+    """Values of the first copy of each tag Serbero reads, after the size limits."""
     tags = [t.to_vec() for t in event.tags()]
     if len(tags) > MAX_TAGS:
         raise EventRejected("too_many_tags", str(len(tags)))
@@ -100,11 +102,8 @@ def _tags(event: Event) -> dict[str, list[str]]:
             raise EventRejected("oversized_tag", tag[0][:32] if tag else "")
         if not tag:
             continue
-        name = tag[0]
-        if name in SINGLE_TAGS:
-            if name in found:
-                raise EventRejected("duplicate_tag", name)
-            found[name] = tag[1:]
+        if tag[0] in READ_TAGS:
+            found.setdefault(tag[0], tag[1:])
     return found
 
 
@@ -115,7 +114,7 @@ def _first(tags: dict[str, list[str]], name: str) -> str | None:
 
 def _timestamp(value: str | None) -> int | None:
     """A decimal Unix timestamp tag value; anything else counts as absent."""
-    if value is None or not value.isdigit() or len(value) > 12:
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 12:
         return None
     return int(value)
 
@@ -138,16 +137,13 @@ def parse_dispute_event(raw: str | bytes, *, mostro_pubkey: str, now: int) -> Di
     dispute_id = _first(tags, "d")
     if dispute_id is None:
         raise EventRejected("missing_tag", "d")
-    if not _UUID.match(dispute_id):
+    if not _UUID.fullmatch(dispute_id):
         raise EventRejected("bad_dispute_id", dispute_id[:64])
     status = _first(tags, "s")
     if status is None:
         raise EventRejected("missing_tag", "s")
     if status not in STATUS_STAGE:
         raise EventRejected("unknown_status", status[:64])
-    topic = _first(tags, "z")
-    if topic is not None and topic != "dispute":
-        raise EventRejected("wrong_topic", topic[:64])
 
     initiator = _first(tags, "initiator")
     if status == "initiated" and initiator is None:
@@ -165,7 +161,7 @@ def parse_dispute_event(raw: str | bytes, *, mostro_pubkey: str, now: int) -> Di
         dispute_id=dispute_id,
         status=status,
         initiator=initiator if initiator in INITIATORS else None,
-        solver=solver if solver is not None and _HEX64.match(solver) else None,
+        solver=solver if solver is not None and _HEX64.fullmatch(solver) else None,
         opened_at=(_timestamp(_first(tags, "published_at"))
                    or _timestamp(_first(tags, "created_at"))),
     )

@@ -143,7 +143,10 @@ def _advance_revision(event: DisputeEvent) -> bool:
 
 
 def _take(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> IngestResult:
+    taken_before = Transition.select().where((Transition.dispute == event.dispute_id)
+                                             & (Transition.to_state == lifecycle.TAKEN)).exists()
     left = lifecycle.transition(event.dispute_id, lifecycle.TAKEN, trigger=event.event_id, at=now,
+                                from_states=None if taken_before else lifecycle.FIRST_TAKE_FROM,
                                 assigned_solver=event.solver, next_renotify_at=None,
                                 next_notify_at=None)
     if left is None:

@@ -31,6 +31,10 @@ PREDECESSORS: dict[str, frozenset[str]] = {
     ESCALATED: frozenset({NOTIFIED, TAKEN, WAITING}),
     RESOLVED: frozenset({NEW, NOTIFIED, TAKEN, WAITING, ESCALATED}),
 }
+#: The first take of a dispute is a take whatever came before (ASSIGN-4): a dispute escalated
+#: by hand and then taken by a solver is `taken`. A later take of an escalated dispute stays a
+#: re-take (issue 10, defect 3).
+FIRST_TAKE_FROM = PREDECESSORS[TAKEN] | {ESCALATED}
 #: How many times `transition` re-reads after losing a compare-and-set to a concurrent writer.
 MAX_CAS_ATTEMPTS = 5
 
@@ -40,19 +44,21 @@ def is_legal(from_state: str, to_state: str) -> bool:
 
 
 def transition(dispute_id: str, to_state: str, *, trigger: str, at: int,
-               **updates: Any) -> str | None:
-    """Move a dispute to `to_state` if it sits in a legal predecessor; return the state it left.
+               from_states: frozenset[str] | None = None, **updates: Any) -> str | None:
+    """Move a dispute to `to_state` if it sits in a legal predecessor (`from_states`, one of
+    the tables above; default PREDECESSORS[to_state]); return the state it left.
 
     `updates` are further columns written by the same UPDATE. Returns None, quietly, when the
     dispute is unknown or the move is not legal from where it is: a lost race, not an error.
     Call inside a transaction so the audit row commits with the change.
     """
-    only = next(iter(PREDECESSORS[to_state])) if len(PREDECESSORS[to_state]) == 1 else None
+    legal = from_states if from_states is not None else PREDECESSORS[to_state]
+    only = next(iter(legal)) if len(legal) == 1 else None
     for _ in range(MAX_CAS_ATTEMPTS):
         # With a single legal predecessor there is nothing to read first.
         current = only or (Dispute.select(Dispute.lifecycle_state)
                            .where(Dispute.dispute_id == dispute_id).scalar())
-        if current is None or not is_legal(current, to_state):
+        if current is None or current not in legal:
             return None
         won = (Dispute.update(lifecycle_state=to_state, last_state_change=at, **updates)
                .where((Dispute.dispute_id == dispute_id) & (Dispute.lifecycle_state == current))

@@ -16,10 +16,10 @@ from nostr_sdk import Event, Keys
 
 from serbero import outbox
 from serbero.config import Settings, SolverEntry
-from serbero.db.models import Dispute, Notification, Outbox, audit
+from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
 from serbero.disputes.relevance import unwanted
-from serbero.disputes.renotify import first_renotify_at
+from serbero.disputes.renotify import first_renotify_at, following_renotify_at
 from serbero.followup import FollowUp, Publish
 from serbero.messages import copies, formats
 from serbero.messages.message import SolverMessage
@@ -106,7 +106,7 @@ def fan_out(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Ke
                      for (solver, _, _), publish in zip(valid, queued, strict=True)]
     if rows:
         Notification.insert_many(rows).execute()
-    if not queued:
+    if not queued and not _skip_explained(dispute.dispute_id, notif_type):
         audit("notification_skipped", dispute_id=dispute.dispute_id, at=now,
               notif_type=notif_type, reason="no_valid_solvers")
         log.warning("no solvers configured; dispute persisted but not notified", extra={
@@ -117,9 +117,25 @@ def fan_out(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Ke
     return FollowUp(publish=(*queued, *extra), signed=in_memory)
 
 
+def _skip_explained(dispute_id: str, notif_type: str) -> bool:
+    """Whether the dispute already says why nobody got this type of notice: the periodic
+    retries ask again every hour, and the answer is written once (issue 10)."""
+    return any(row.payload.get("notif_type") == notif_type for row in AuditEvent.select()
+               .where((AuditEvent.dispute_id == dispute_id)
+                      & (AuditEvent.kind == "notification_skipped")))
+
+
+def pending_notices(dispute_id: str, notif_type: str) -> list[Outbox]:
+    """The dispute's notices of one type still waiting in the outbox (no relay or webhook took
+    them): the solvers' and their copies for observers and webhooks."""
+    return list(Outbox.select().where((Outbox.dispute == dispute_id)
+                                      & (Outbox.notice_type == notif_type)
+                                      & (Outbox.status == outbox.PENDING)))
+
+
 def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> FollowUp | None:
     """Record delivery; the first initial notice that lands moves its dispute to `notified`,
-    and a reminder that lands dates the dispute's last notification."""
+    and the first reminder of a round that lands counts the round (`reminders.py`)."""
     (Notification.update(status="sent", sent_at=now)
      .where(Notification.outbox.in_([row.id for row in rows])
             & (Notification.status == "pending")).execute())
@@ -132,10 +148,35 @@ def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> FollowUp | 
         lifecycle.transition(dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
                              at=now, last_notified_at=now, next_notify_at=None,
                              next_renotify_at=first_renotify_at(now, settings.timeouts))
-    reminded = {row.dispute_id for row in rows if row.notice_type == notices.RENOTIFICATION}
-    if reminded:
-        Dispute.update(last_notified_at=now).where(Dispute.dispute_id.in_(reminded)).execute()
+    rounds: dict[str, int] = {}
+    for row in rows:
+        if row.notice_type == notices.RENOTIFICATION:
+            rounds[row.dispute_id] = max(row.created_at, rounds.get(row.dispute_id, 0))
+    for dispute_id, written_at in rounds.items():
+        _count_reminder_round(dispute_id, written_at, now, settings)
     return None
+
+
+def _count_reminder_round(dispute_id: str, written_at: int, now: int, settings: Settings) -> None:
+    """Count the round written at `written_at` once, when its first DM lands: a dispute last
+    notified before the round was written has not counted it yet. `last_notified_at` then
+    moves to at least `written_at`, so the round's other DMs landing later count nothing."""
+    dispute = Dispute.get_or_none(Dispute.dispute_id == dispute_id)
+    if (dispute is None or dispute.lifecycle_state != lifecycle.NOTIFIED
+            or (dispute.last_notified_at is not None and dispute.last_notified_at >= written_at)):
+        return
+    sent = dispute.renotify_count + 1
+    next_at = following_renotify_at(now, sent, settings.timeouts)
+    not_counted = Dispute.last_notified_at.is_null() | (Dispute.last_notified_at < written_at)
+    won = (Dispute.update(renotify_count=sent, next_renotify_at=next_at,
+                          last_notified_at=max(now, written_at))
+           .where((Dispute.dispute_id == dispute_id)
+                  & (Dispute.renotify_count == dispute.renotify_count)
+                  & (Dispute.lifecycle_state == lifecycle.NOTIFIED) & not_counted).execute())
+    if won and next_at is None:
+        audit("renotification_cap_reached", dispute_id=dispute_id, at=now, reminders=sent)
+        log.warning("renotification_cap_reached", extra={"dispute_id": dispute_id,
+                                                          "reminders": sent})
 
 
 def on_failed(row: Outbox, error: str, now: int) -> FollowUp | None:

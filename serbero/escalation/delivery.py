@@ -2,9 +2,9 @@
 its handoff. Called by the outbox around publication; its rows go out on the escalation lane,
 so an operator's escalation never waits behind a backlog of notices.
 
-The first DM a relay accepts makes the handoff `dispatched`; when every DM of an attempt has
-failed, the attempt is `send_failed` and the re-dispatch it schedules is the follow-up
-(`retry.py`).
+The first DM a relay accepts makes the handoff `dispatched` and records it so (`outcome.py`);
+when every DM of an attempt has failed, the attempt is `send_failed` and the re-dispatch it
+schedules is the follow-up (`retry.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from serbero.escalation.models import (
     claim,
     lock,
 )
+from serbero.escalation.outcome import record_outcome
 from serbero.escalation.retry import fail_attempt
 from serbero.followup import ESCALATION, FollowUp
 from serbero.nostr.keys import short
@@ -44,6 +45,7 @@ def on_sent(row: Outbox, now: int, settings: Settings) -> None:
                                        "solver": short(row.recipient)})
     if (handoff is not None and handoff.status == SENDING and handoff.attempts == link.attempt
             and claim(handoff, at=now, status=DISPATCHED, delivered_at=now)):
+        record_outcome(handoff, status=DISPATCHED, now=now)
         log.info("phase4_delivered", extra={"dispute_id": handoff.dispute_id,
                                             "handoff_id": handoff.handoff_event_id})
 

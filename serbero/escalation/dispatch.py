@@ -1,15 +1,15 @@
 """Dispatching one handoff (DISP-4…DISP-13): parse the package, find the dispute, supersede it
-if resolved, route it, then sign the `escalation_handoff/v1` DMs into the outbox together with
-the dispatch row and its audit event, in one transaction. What cannot go out now is parked
-(unroutable, superseded) until what parked it changes. Each DM takes its recipient's configured
-form; observers and webhooks get their copies with the first attempt. Never publishes: the
-caller publishes the returned follow-up after commit; `scan.py` finds the handoffs that are due.
+if resolved, route it, then sign the `escalation_handoff/v1` DMs into the outbox, in one
+transaction; the dispatch row and its audit event follow the DMs' outcome (`outcome.py`). What
+cannot go out now is parked (unroutable, superseded) until what parked it changes. Each DM takes
+its recipient's configured form; observers and webhooks get their copies with the first
+attempt. Never publishes: the caller publishes the returned follow-up after commit; `scan.py`
+finds the handoffs that are due.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 
 from nostr_sdk import Keys
@@ -21,7 +21,6 @@ from serbero.db.models import AuditEvent, Dispute, Notification
 from serbero.disputes import lifecycle
 from serbero.escalation import package, routing
 from serbero.escalation.models import (
-    DISPATCHED,
     DM_PURPOSE,
     MANUAL_TRIGGER,
     NOTIF_TYPE,
@@ -31,7 +30,6 @@ from serbero.escalation.models import (
     SENDING,
     SUPERSEDED,
     UNROUTABLE,
-    EscalationDispatch,
     EscalationDm,
     EscalationHandoff,
     claim,
@@ -150,21 +148,16 @@ def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
                  next_attempt_at=None):
         return _skip(h, "lost_race", now)
     message = package.solver_message(pkg, notice_type=NOTIF_TYPE,
-                                     lifecycle_state=dispute.lifecycle_state, now=now)
+                                     lifecycle_state=dispute.lifecycle_state, now=now,
+                                     manual=manual_request(h))
     dms = _write_dms(h, message, route, settings=settings, signer=signer, attempt=attempt,
                      now=now)
-    status = DISPATCHED if dms else SEND_FAILED
-    targets = ",".join(route.recipients)
-    dispatch_id = _record_dispatch(h, event, route, status=status, attempt=attempt, now=now)
-    record("escalation_dispatched", dispute_id=pkg.dispute_id, at=now, source=event,
-           dispatch_id=dispatch_id, handoff_event_id=h.handoff_event_id, target_solver=targets,
-           status=status, fallback_broadcast=route.fallback_broadcast, route=route.kind,
-           attempt=attempt)
-    log.info("phase4_dispatched", extra={
+    log.info("phase4_dms_queued", extra={
         "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id, "route": route.kind,
         "recipients": len(route.recipients), "queued": len(dms), "attempt": attempt})
-    # Observers and webhooks hear of a handoff once, with its first attempt, even when no DM
-    # could be written: a person has to take the dispute over either way.
+    # The dispatch row and its audit row follow the outcome (`outcome.py`). Observers and
+    # webhooks hear of a handoff once, with its first attempt, even when no DM could be
+    # written: a person has to take the dispute over either way.
     extra = copies.write(message, copies.rows(message, settings=settings, signer=signer,
                                               now=now), settings=settings, now=now) \
         if attempt == 1 else []
@@ -204,24 +197,22 @@ def _write_dms(h: EscalationHandoff, message: SolverMessage, route: routing.Rout
     return queued
 
 
-def _record_dispatch(h: EscalationHandoff, event: AuditEvent, route: routing.Route, *,
-                     status: str, attempt: int, now: int) -> str:
-    """The dispatch row (DISP-12): inserted by the first attempt — its unique index refuses a
-    second even if the scan were bypassed (DISP-13) — and updated by a re-dispatch."""
-    columns = {"target_solver": ",".join(route.recipients), "dispatched_at": now, "status": status,
-               "fallback_broadcast": int(route.fallback_broadcast), "attempt": attempt}
-    if attempt > 1:
-        existing = EscalationDispatch.get_or_none(
-            EscalationDispatch.handoff_event_id == h.handoff_event_id)
-        if existing is not None:
-            (EscalationDispatch.update(**columns)
-             .where(EscalationDispatch.dispatch_id == existing.dispatch_id).execute())
-            return existing.dispatch_id
-    dispatch_id = str(uuid.uuid4())
-    EscalationDispatch.create(dispatch_id=dispatch_id, dispute_id=h.dispute_id,
-                              session_id=event.session_id, handoff_event_id=h.handoff_event_id,
-                              created_at=now, **columns)
-    return dispatch_id
+def manual_request(h: EscalationHandoff) -> package.ManualRequest | None:
+    """Who escalated by hand and their note, from the handoff's `escalation_recommended` row
+    (the note stays there; the package carries only its hash); None for other triggers."""
+    if h.trigger != MANUAL_TRIGGER:
+        return None
+    recommended = (AuditEvent.get_or_none(AuditEvent.id == h.recommended_event_id)
+                   if h.recommended_event_id is not None else None)
+    try:
+        payload = recommended.payload if recommended is not None else {}
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    operator, note = payload.get("requested_by"), payload.get("note")
+    return package.ManualRequest(
+        operator=operator if isinstance(operator, str) and operator else h.requested_by or "?",
+        note=note if isinstance(note, str) else "")
 
 
 def _parse_failed(h: EscalationHandoff, event: AuditEvent, dispute_id: str, *, reason: str,

@@ -59,9 +59,11 @@ def reference(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def dedup_key(dispute_id: str, session_id: str | None, trigger: str) -> str:
-    """One handoff per session (ESC-2), or per dispute and trigger when there is no session."""
-    return f"session:{session_id}" if session_id else f"dispute:{dispute_id}:{trigger}"
+def dedup_key(dispute_id: str, session_id: str | None) -> str:
+    """One handoff per session (ESC-2), or per dispute when there is no session, whatever the
+    trigger (ESC-3; issue 10, defect 5: it was per trigger, so a second trigger meant a second
+    DM to every solver)."""
+    return f"session:{session_id}" if session_id else f"dispute:{dispute_id}"
 
 
 def prepare(dispute_id: str, *, trigger: str, now: int, session_id: str | None = None,
@@ -69,13 +71,14 @@ def prepare(dispute_id: str, *, trigger: str, now: int, session_id: str | None =
             prompt_bundle_id: str = "", policy_hash: str = "", again: bool = False,
             pinned: Route | None = None, requested_by: str | None = None,
             details: dict[str, Any] | None = None) -> Prepared:
-    """Record one escalation and its handoff package; a repeat of the same session, or of the
-    same dispute with the same trigger, writes nothing and returns the first handoff
-    (`created=False`) unless `again`. `pinned` fixes the recipients now (`--to`); `details`
-    join the `escalation_recommended` payload (an operator's name and note)."""
+    """Record one escalation and its handoff package; a repeat of the same session, or a
+    dispute-scoped escalation of a dispute that already has one, writes nothing and returns the
+    first handoff (`created=False`) unless `again`. `pinned` fixes the recipients now
+    (`--to`); `details` join the `escalation_recommended` payload (an operator's name and
+    note)."""
     if not TRIGGER.fullmatch(trigger):
         raise ValueError(f"trigger {trigger!r} is not a snake_case token")
-    key = None if again else dedup_key(dispute_id, session_id, trigger)
+    key = None if again else dedup_key(dispute_id, session_id)
     package = HandoffPackage(
         dispute_id=dispute_id, session_id=session_id, trigger=trigger,
         evidence_refs=tuple(reference(r) for r in evidence_refs),
@@ -83,7 +86,7 @@ def prepare(dispute_id: str, *, trigger: str, now: int, session_id: str | None =
         rationale_refs=tuple(reference(r) for r in rationale_refs), assembled_at=now)
     try:
         with database.atomic():
-            earlier = _existing(key)
+            earlier = _existing(key, dispute_id)
             if earlier is not None:
                 return earlier
             recommended = AuditEvent.create(
@@ -97,7 +100,7 @@ def prepare(dispute_id: str, *, trigger: str, now: int, session_id: str | None =
             handoff_id = _write(package, recommended_id=recommended.id, key=key, pinned=pinned,
                                 requested_by=requested_by, now=now)
     except _Duplicate:
-        earlier = _existing(key)
+        earlier = _existing(key, dispute_id)
         if earlier is None:  # a duplicate key means the first handoff has committed
             raise RuntimeError(f"handoff for {key} vanished after a duplicate write") from None
         return earlier
@@ -107,10 +110,18 @@ def prepare(dispute_id: str, *, trigger: str, now: int, session_id: str | None =
     return Prepared(handoff_id, True, PENDING)
 
 
-def _existing(key: str | None) -> Prepared | None:
+def _existing(key: str | None, dispute_id: str) -> Prepared | None:
+    """The handoff holding `key`; for a dispute-scoped key, else the dispute's first
+    dispute-scoped handoff of any origin (keyed per trigger by an earlier version, or adopted
+    from another writer's recommendation)."""
     if key is None:
         return None
     row = EscalationHandoff.get_or_none(EscalationHandoff.dedup_key == key)
+    if row is None and key.startswith("dispute:"):
+        row = (EscalationHandoff.select()
+               .where((EscalationHandoff.dispute_id == dispute_id)
+                      & EscalationHandoff.session_id.is_null())
+               .order_by(EscalationHandoff.handoff_event_id).first())
     return Prepared(row.handoff_event_id, False, row.status) if row else None
 
 

@@ -17,6 +17,7 @@ from serbero.errors import SerberoError
 from serbero.escalation import handoff, routing
 from serbero.escalation.handoff import Prepared
 from serbero.escalation.models import MANUAL_TRIGGER, EscalationHandoff
+from serbero.nostr.keys import short
 
 #: Longest note accepted; it is kept in the audit row, only its hash travels in the handoff.
 MAX_NOTE_CHARS = 2000
@@ -42,14 +43,14 @@ def note_reference(note: str) -> str:
 
 def escalate(dispute_id: str, *, settings: Settings, operator: str, now: int,
              note: str | None = None, to: Iterable[str] = (), again: bool = False,
-             session_id: str | None = None) -> ManualEscalation:
+             session_id: str | None = None, force: bool = False) -> ManualEscalation:
     """Escalate a dispute by hand with trigger `manual`. A repeat writes nothing and returns
     the first handoff, unless `again`. Raises NotFound for an unknown dispute, ValueError for
-    a malformed `to` pubkey and EscalationRefused for a resolved dispute."""
+    a malformed `to` pubkey and EscalationRefused for a resolved dispute, for `to` naming
+    Serbero's own key, or (unless `force`) a key that is not a configured solver."""
     pinned = routing.manual(to) if to else None
-    if pinned is not None and settings.serbero_pubkey in pinned.recipients:
-        raise EscalationRefused("--to names Serbero's own key; a DM to itself would be read back "
-                                "as a Mostro reply. Name the solver's key.")
+    if pinned is not None:
+        _check_recipients(pinned.recipients, settings, force=force)
     if note is not None and len(note) > MAX_NOTE_CHARS:
         raise EscalationRefused(f"the note has {len(note)} characters; keep it under "
                                 f"{MAX_NOTE_CHARS} and put details where solvers can find them.")
@@ -67,6 +68,23 @@ def escalate(dispute_id: str, *, settings: Settings, operator: str, now: int,
         requested_by=operator, details=details)
     route = pinned or _route_of(prepared, dispute.assigned_solver, settings)
     return ManualEscalation(dispute_id, prepared, route)
+
+
+def _check_recipients(recipients: Iterable[str], settings: Settings, *, force: bool) -> None:
+    """A handoff must reach a human: never Serbero itself (its own DM would also be read back as
+    a Mostro reply; issues 10 and 11), and a key no solver is configured with is most likely a
+    typo, sent only with `force` (issue 10)."""
+    configured = {s.hex_pubkey for s in settings.solvers if s.hex_pubkey}
+    for pubkey in recipients:
+        if pubkey == settings.serbero_pubkey:
+            raise EscalationRefused(
+                f"--to {short(pubkey)} is Serbero's own key; a handoff must reach a human "
+                "solver, and a DM to itself would be read back as a Mostro reply. Name a "
+                "solver's key, or leave --to out to use the routing.")
+        if pubkey not in configured and not force:
+            raise EscalationRefused(
+                f"--to {short(pubkey)} is not a configured solver; check the key (`serbero "
+                "check-config` lists the solvers), or add --force to send it anyway.")
 
 
 def _route_of(prepared: Prepared, assigned_solver: str | None, settings: Settings) -> routing.Route:

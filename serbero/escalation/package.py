@@ -51,24 +51,46 @@ class HandoffPackage:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
-def dm_body(package: HandoffPackage) -> str:
-    """DISP-11, lines joined by `\\n`: a header, one human line, then the package as JSON."""
+@dataclass(frozen=True)
+class ManualRequest:
+    """Who escalated a dispute by hand (`serbero escalate`) and what they wrote: solvers read it
+    in the DM, since no mediation system looked at the dispute (issue 10)."""
+
+    operator: str
+    note: str
+
+
+def _human_lines(package: HandoffPackage, manual: ManualRequest | None) -> list[str]:
+    d, t = package.dispute_id, package.trigger
+    take = f"Please run TakeDispute for dispute {d} on your Mostro instance to review the full "
+    if manual is None:
+        return [f"Escalation required for dispute {d}. Trigger: {t}. This dispute was evaluated "
+                "by Serbero's mediation assistance system and requires human judgment. "
+                f"{take}context."]
+    # The note on one line, quoted, so no line of it can pass for a header line.
+    note = json.dumps(manual.note, ensure_ascii=False) if manual.note else "(none)"
+    return [f"Escalation required for dispute {d}. Trigger: {t}. An operator escalated this "
+            f"dispute by hand (`serbero escalate`, by {manual.operator}); no mediation system "
+            f"evaluated it. {take}context.",
+            f"Operator's note: {note}"]
+
+
+def dm_body(package: HandoffPackage, manual: ManualRequest | None = None) -> str:
+    """DISP-11, lines joined by `\\n`: a header, the human lines (the original's one, or for a
+    manual escalation who asked and their note), then the package as JSON."""
     try:
         payload = package.to_json()
         payload.encode("utf-8")
     except (TypeError, ValueError):
         payload = json.dumps({"dispute_id": package.dispute_id, "serialization_error": True},
                              separators=(",", ":"), ensure_ascii=False)
-    d, t = package.dispute_id, package.trigger
     return "\n".join([
         DM_HEADER,
-        f"Dispute: {d}",
+        f"Dispute: {package.dispute_id}",
         f"Session: {package.session_id if package.session_id is not None else NO_SESSION}",
-        f"Trigger: {t}",
+        f"Trigger: {package.trigger}",
         "",
-        f"Escalation required for dispute {d}. Trigger: {t}. This dispute was evaluated by "
-        "Serbero's mediation assistance system and requires human judgment. Please run "
-        f"TakeDispute for dispute {d} on your Mostro instance to review the full context.",
+        *_human_lines(package, manual),
         "",
         "Handoff payload (JSON):",
         payload,
@@ -76,10 +98,11 @@ def dm_body(package: HandoffPackage) -> str:
 
 
 def solver_message(package: HandoffPackage, *, notice_type: str, lifecycle_state: str,
-                   now: int) -> SolverMessage:
+                   now: int, manual: ManualRequest | None = None) -> SolverMessage:
     """The handoff as a solver message: `handed off: <trigger>` (Mostrix raises its take-over
-    banner for it) above the whole `escalation_handoff/v1` body."""
-    body = dm_body(package)
+    banner for it) above the whole `escalation_handoff/v1` body, in both forms; a manual
+    escalation's body says who asked and shows their note."""
+    body = dm_body(package, manual)
     return SolverMessage(dispute_id=package.dispute_id,
                          subject=subjects.handed_off(package.trigger), body=body, original=body,
                          notice_type=notice_type, lifecycle_state=lifecycle_state,

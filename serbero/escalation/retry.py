@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from serbero.db.models import AuditEvent
 from serbero.escalation.models import (
     SEND_FAILED,
-    EscalationDispatch,
     EscalationHandoff,
     claim,
     record,
 )
+from serbero.escalation.outcome import record_outcome
 from serbero.followup import FollowUp, Later
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def delay_s(attempts: int) -> int:
 
 
 def fail_attempt(handoff: EscalationHandoff, *, now: int, reason: str) -> Retry | None:
-    """Mark the current attempt `send_failed` (dispatch row, audit row) and schedule the next
+    """Mark the current attempt `send_failed` (dispatch row, audit rows) and schedule the next
     one with a fresh token, or give up after MAX_ATTEMPTS. Call inside a transaction."""
     retry = None
     if handoff.attempts < MAX_ATTEMPTS:
@@ -70,14 +70,10 @@ def fail_attempt(handoff: EscalationHandoff, *, now: int, reason: str) -> Retry 
     token, at = (retry.token, retry.at) if retry else (None, None)
     if not claim(handoff, at=now, status=SEND_FAILED, retry_token=token, next_attempt_at=at):
         return None
-    dispatch = EscalationDispatch.get_or_none(
-        EscalationDispatch.handoff_event_id == handoff.handoff_event_id)
-    if dispatch is not None:
-        (EscalationDispatch.update(status=SEND_FAILED)
-         .where(EscalationDispatch.dispatch_id == dispatch.dispatch_id).execute())
+    dispatch_id = record_outcome(handoff, status=SEND_FAILED, now=now)
     source = AuditEvent.get_or_none(AuditEvent.id == handoff.handoff_event_id)
     record("escalation_send_failed", dispute_id=handoff.dispute_id, at=now, source=source,
-           dispatch_id=dispatch.dispatch_id if dispatch else None,
+           dispatch_id=dispatch_id,
            handoff_event_id=handoff.handoff_event_id, attempt=handoff.attempts,
            reason=reason[:300], retry_at=at)
     extra = {"dispute_id": handoff.dispute_id, "handoff_id": handoff.handoff_event_id,

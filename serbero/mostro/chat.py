@@ -73,7 +73,7 @@ class ChatKeys:
 
 
 def _hex32(value: str, what: str) -> bytes:
-    if not isinstance(value, str) or not HEX64_RE.match(value.lower()):
+    if not isinstance(value, str) or not HEX64_RE.fullmatch(value.lower()):
         raise ProtocolError(f"{what} must be 64 hex characters")
     return bytes.fromhex(value)
 

@@ -65,7 +65,7 @@ class NodeInfo:
 
 def _small_int(value: str | None) -> int | None:
     """A decimal 0..255 (NIP-13 difficulties, protocol versions); anything else is unknown."""
-    if value is None or not value.isdigit() or len(value) > 3:
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 3:
         return None
     number = int(value)
     return number if number <= 255 else None

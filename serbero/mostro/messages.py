@@ -43,9 +43,10 @@ MAX_MESSAGE_CHARS = 65_536
 U64_MAX = 2**64 - 1
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
+#: Use with `fullmatch` (`match` with `$` would accept a trailing newline).
 UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def _is_int(value: Any) -> bool:
@@ -87,7 +88,7 @@ class MostroMessage:
         if self.trade_index is not None and (
                 not _is_int(self.trade_index) or not I64_MIN <= self.trade_index <= I64_MAX):
             raise ProtocolError("trade_index must be a signed 64-bit integer or None")
-        if self.id is not None and (not isinstance(self.id, str) or not UUID_RE.match(self.id)):
+        if self.id is not None and (not isinstance(self.id, str) or not UUID_RE.fullmatch(self.id)):
             raise ProtocolError("id must be a hyphenated UUID or None")
         if self.id is not None and self.id != self.id.lower():
             object.__setattr__(self, "id", self.id.lower())  # serde prints UUIDs in lowercase
@@ -188,7 +189,7 @@ def message_from_json(text: str) -> MostroMessage:
 def take_dispute_request(dispute_id: str, *, request_id: int,
                          version: int = PROTOCOL_VERSION) -> MostroMessage:
     """`admin-take-dispute` for a dispute (its `d` tag): the one request Serbero sends Mostro."""
-    if not isinstance(dispute_id, str) or not UUID_RE.match(dispute_id):
+    if not isinstance(dispute_id, str) or not UUID_RE.fullmatch(dispute_id):
         raise ProtocolError("dispute id must be a UUID")
     return MostroMessage(wrapper="dispute", action="admin-take-dispute", id=dispute_id,
                          request_id=request_id, version=version)

@@ -89,7 +89,7 @@ def _typed(obj: dict[str, Any], key: str, kinds: tuple[type, ...]) -> Any:
 
 def _pubkey(obj: dict[str, Any], key: str) -> str | None:
     value = _typed(obj, key, (str,))
-    if value is not None and not HEX64_RE.match(value):
+    if value is not None and not HEX64_RE.fullmatch(value):
         raise EventRejected("bad_payload", f"{key} is not a hex public key")
     return value
 
@@ -110,7 +110,7 @@ def solver_dispute_info(value: Any) -> SolverDisputeInfo:
     if not isinstance(value, dict):
         raise EventRejected("bad_payload", "SolverDisputeInfo must be an object")
     order_id = value.get("id")
-    if not isinstance(order_id, str) or not UUID_RE.match(order_id):
+    if not isinstance(order_id, str) or not UUID_RE.fullmatch(order_id):
         raise EventRejected("bad_payload", "SolverDisputeInfo.id is not a UUID")
     for key in ("buyer_pubkey", "seller_pubkey"):
         if key not in value:
@@ -151,7 +151,7 @@ def dispute(payload: Any) -> tuple[str, SolverDisputeInfo | None]:
         info = None if raw_info is None else solver_dispute_info(raw_info)
     else:
         raise EventRejected("bad_payload", "dispute must be [id, info|null] or an id")
-    if not isinstance(dispute_id, str) or not UUID_RE.match(dispute_id):
+    if not isinstance(dispute_id, str) or not UUID_RE.fullmatch(dispute_id):
         raise EventRejected("bad_payload", "dispute id is not a UUID")
     return dispute_id.lower(), info
 

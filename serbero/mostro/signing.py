@@ -33,7 +33,7 @@ def sign_text(text: str, keys: Keys) -> str:
 def verify_text(text: str, signature_hex: Any, pubkey_hex: Any) -> bool:
     """True when `signature_hex` is `pubkey_hex`'s signature of SHA-256(text); never raises."""
     if not (isinstance(signature_hex, str) and len(signature_hex) == _SIG_LEN
-            and isinstance(pubkey_hex, str) and HEX64_RE.match(pubkey_hex)):
+            and isinstance(pubkey_hex, str) and HEX64_RE.fullmatch(pubkey_hex)):
         return False
     try:
         key = coincurve.PublicKeyXOnly(bytes.fromhex(pubkey_hex))

@@ -14,10 +14,11 @@ import hmac
 import ipaddress
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from waitress import create_server
+from waitress import create_server, wasyncore
 
 from serbero.config import Secret
 from serbero.errors import ConfigError, SerberoError
@@ -149,9 +150,15 @@ def bind(host: str, port: int) -> socket.socket:
 class Endpoint:
     """An application served on an already bound socket."""
 
+    #: How long `stop` waits for the serving loop to close its sockets (s).
+    STOP_TIMEOUT_S = 5.0
+
     def __init__(self, app: WSGIApp, sock: socket.socket, *, name: str) -> None:
         self.sock = sock
-        self.server = create_server(app, sockets=[sock], threads=SERVER_THREADS, ident=name,
+        #: The serving loop's sockets (the listening one, connections, its wake-up pipe).
+        self._channels: dict[int, Any] = {}
+        self.server = create_server(app, map=self._channels, sockets=[sock],
+                                    threads=SERVER_THREADS, ident=name,
                                     clear_untrusted_proxy_headers=True)
 
     @property
@@ -163,6 +170,17 @@ class Endpoint:
         self.server.run()
 
     def stop(self) -> None:
-        """Stop serving and close the socket (for an endpoint run in a thread)."""
-        self.server.close()
+        """Stop an endpoint served in another thread. Its sockets are closed by the serving
+        loop itself, woken for it: closed from here, under the loop's select(), they made it
+        fail with EBADF (an unhandled exception in the serving thread). Then the loop, having
+        nothing left to watch, returns, and the request threads end."""
+        closed = threading.Event()
+
+        def close_in_loop() -> None:
+            wasyncore.close_all(self._channels)
+            closed.set()
+
+        self.server.trigger.pull_trigger(close_in_loop)
+        if not closed.wait(self.STOP_TIMEOUT_S):  # the loop is not running: close from here
+            wasyncore.close_all(self._channels)
         self.server.task_dispatcher.shutdown()

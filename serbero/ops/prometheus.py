@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from serbero.config import Settings
 from serbero.ops import figures, snapshot
+from serbero.reasoning import metrics as reasoning_metrics
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class SerberoCollector(Collector):
             escalations.add_metric([trigger], n)
         yield escalations
         yield latency_histogram(snap.latency)
+        yield from reasoning_metrics.families()
 
     def _handoffs(self, h: figures.Handoffs | None, now: float) -> Iterator[Metric]:
         if h is None:

@@ -12,6 +12,7 @@ from serbero.outbox.publish import (
     PENDING,
     SENT,
     Published,
+    cancel,
     claim_due,
     publish,
     publish_many,
@@ -20,4 +21,4 @@ from serbero.outbox.publish import (
 from serbero.outbox.rows import NOSTR, WEBHOOK, NewRow, write
 
 __all__ = ["CANCELLED", "FAILED", "NOSTR", "PENDING", "SENT", "WEBHOOK", "NewRow", "Published",
-           "claim_due", "publish", "publish_many", "retry_delay_s", "write"]
+           "cancel", "claim_due", "publish", "publish_many", "retry_delay_s", "write"]

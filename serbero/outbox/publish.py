@@ -17,7 +17,7 @@ from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import Outbox
 from serbero.errors import PublishError
-from serbero.followup import FollowUp, Publish, combine
+from serbero.followup import NOTHING, FollowUp, Publish, combine
 from serbero.outbox import purposes
 from serbero.outbox.channels import ORDER, Channels, Delivered
 
@@ -138,10 +138,20 @@ def _cancel_unwanted(rows: Rows, now: int) -> tuple[dict[int, str], list[FollowU
     with database.atomic():
         for row in rows:
             reason = unwanted.get(row.id)
-            if reason and _settle(row, CANCELLED, last_error=reason):
-                follow_ups.append(purposes.get(row.purpose).on_cancelled(row, reason, now))
-                log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
+            if reason:
+                follow_ups.append(cancel(row, reason, now))
     return unwanted, follow_ups
+
+
+def cancel(row: Outbox, reason: str, now: int) -> FollowUp | None:
+    """Settle a pending row as cancelled and run its purpose's hook; return what the hook left
+    to do, or None if the row had already left `pending` (sent, failed or cancelled by someone
+    else). Call inside a transaction."""
+    if not _settle(row, CANCELLED, last_error=reason):
+        return None
+    follow_up = purposes.get(row.purpose).on_cancelled(row, reason, now)
+    log.info("outbox_cancelled", extra={"outbox_id": row.id, "reason": reason})
+    return follow_up or NOTHING
 
 
 def _record_failure(row: Outbox, exc: PublishError, now: int) -> tuple[str, FollowUp | None]:

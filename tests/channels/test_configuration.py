@@ -51,7 +51,9 @@ def test_serberos_own_key_is_refused_as_solver_or_observer_naming_it(tmp_path, t
 
 
 def test_an_observer_key_that_does_not_parse_is_a_loud_warning_not_a_stop():
-    settings = config.from_mapping(doc(observers=[{"pubkey": "npub1nope"}]), {})
+    solver = {"pubkey": Keys.generate().public_key().to_hex()}
+    settings = config.from_mapping(doc(solvers=[solver], observers=[{"pubkey": "npub1nope"}]),
+                                   {})
     assert settings.warnings == ("[[observers]] #1.pubkey: `npub1nope` does not parse; every "
                                  "notice to this observer will be recorded as failed (invalid "
                                  "pubkey).",)

@@ -19,11 +19,14 @@ D = "5e7f2a1c-3b4d-4e6f-8a9b-0c1d2e3f4a5b"
 MESSAGE_FIELDS = ["version", "request_id", "trade_index", "id", "action", "payload"]
 
 
+NOTE = "buyer sent the bank receipt"
+
+
 def escalate(driver, dispute_id):
     """An operator's manual escalation, dispatched at once: the handoff DMs in the outbox."""
     rt = driver.rt
     prepared = manual.escalate(dispute_id, settings=rt.settings, operator="olga",
-                               now=clock.now()).prepared
+                               now=clock.now(), note=NOTE).prepared
     out = dispatch.dispatch_one(prepared.handoff_id, settings=rt.settings, signer=rt.signer,
                                 now=clock.now())
     driver.publish(out.outbox_ids)
@@ -66,9 +69,14 @@ def test_a_mostrix_solver_files_every_message_under_its_dispute(nostr_loop, most
     assert all("lifecycle_state: taken" in t for t in taken)
     assert by_subject["resolved: settled"].text.endswith("status: settled\n"
                                                         "lifecycle_state: resolved")
-    # and the handoff carries its whole escalation_handoff/v1 body
-    body = package.dm_body(package.parse(AuditEvent.get_by_id(handoff_id).payload_json))
-    assert by_subject["handed off: manual"].text == f"Dispute {D} \u00b7 handed off: manual\n{body}"
+    # and the handoff carries its whole escalation_handoff/v1 body, which says it was escalated
+    # by hand, by whom, and shows the note (issue 10, operator item 9)
+    body = package.dm_body(package.parse(AuditEvent.get_by_id(handoff_id).payload_json),
+                           package.ManualRequest(operator="olga", note=NOTE))
+    handed_off = by_subject["handed off: manual"].text
+    assert handed_off == f"Dispute {D} \u00b7 handed off: manual\n{body}"
+    assert "An operator escalated this dispute by hand (`serbero escalate`, by olga)" in handed_off
+    assert f'Operator\'s note: "{NOTE}"' in handed_off.split("\n")
     # Mostrix ignores them all from a sender it does not trust
     row = Outbox.get(Outbox.purpose == "solver_dm")
     assert parse(Event.from_json(row.body), ana.keys, [Keys.generate().public_key().to_hex()]) \

@@ -106,7 +106,10 @@ def test_a_resolved_dispute_is_refused(make_dispute, escalate, broker):
 
 def test_to_overrides_the_configured_routing(make_dispute, escalate, broker, cy):
     d = make_dispute()
-    result = escalate(d.dispute_id, "--to", cy.pubkey)
+    refused = escalate(d.dispute_id, "--to", cy.pubkey)
+    assert refused.exit_code == 1 and "not a configured solver" in refused.stderr
+    assert written() == (0, 0)
+    result = escalate(d.dispute_id, "--to", cy.pubkey, "--force")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1:3] == ["recipients (manual):", f"  {cy.pubkey}"]
 

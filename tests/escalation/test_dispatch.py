@@ -36,7 +36,8 @@ def status(handoff_id):
 
 
 def body_of(handoff_id):
-    return package.dm_body(package.parse(AuditEvent.get_by_id(handoff_id).payload_json))
+    return package.dm_body(package.parse(AuditEvent.get_by_id(handoff_id).payload_json),
+                           dispatch.manual_request(EscalationHandoff.get_by_id(handoff_id)))
 
 
 # ------------------------------------------------------------------------------- routing
@@ -325,10 +326,10 @@ def test_a_handoff_that_raises_is_pushed_back_and_the_others_go_out(make_dispute
     h_good = handoff.prepare(good.dispute_id, trigger="manual", now=NOW).handoff_id
     real = package.dm_body
 
-    def dm_body(pkg):
+    def dm_body(pkg, *more):
         if pkg.dispute_id == bad.dispute_id:
             raise RuntimeError("boom")
-        return real(pkg)
+        return real(pkg, *more)
     monkeypatch.setattr(package, "dm_body", dm_body)
     settings = esc_settings(solvers=[ana.write()])
     assert len(run(settings)) == 1
@@ -342,9 +343,9 @@ def test_a_handoff_that_raises_is_pushed_back_and_the_others_go_out(make_dispute
 
 def test_with_the_dispatcher_disabled_only_manual_escalations_go_out(make_dispute, run,
                                                                      esc_settings, ana):
-    d = make_dispute()
-    automatic = handoff.prepare(d.dispute_id, trigger="round_limit", now=NOW).handoff_id
-    manual = handoff.prepare(d.dispute_id, trigger="manual", now=NOW).handoff_id
+    automatic = handoff.prepare(make_dispute().dispute_id, trigger="round_limit",
+                                now=NOW).handoff_id
+    manual = handoff.prepare(make_dispute().dispute_id, trigger="manual", now=NOW).handoff_id
     AuditEvent.create(kind="handoff_prepared", payload_json="{}", occurred_at=NOW)
     assert len(run(esc_settings(solvers=[ana.write()], enabled=False))) == 1
     assert (status(automatic), status(manual)) == ("pending", "dispatched")

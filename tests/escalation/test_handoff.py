@@ -66,11 +66,29 @@ def test_a_second_escalation_of_the_same_dispute_and_trigger_writes_nothing(make
     assert (again.handoff_id, again.created) == (first.handoff_id, False)
 
 
-def test_another_trigger_on_the_same_dispute_is_a_new_escalation(make_dispute):
+def test_another_trigger_on_an_escalated_dispute_writes_nothing(make_dispute):
+    # ESC-3; issue 10, defect 5: each trigger used to write its own handoff (and DMs)
     d = make_dispute()
     first = handoff.prepare(d.dispute_id, trigger="manual", now=NOW)
-    second = handoff.prepare(d.dispute_id, trigger="fraud_indicator", now=NOW)
-    assert second.created and second.handoff_id != first.handoff_id
+    before = rows()
+    second = handoff.prepare(d.dispute_id, trigger="fraud_indicator", now=NOW + 5)
+    assert rows() == before
+    assert (second.handoff_id, second.created) == (first.handoff_id, False)
+    # a session-scoped escalation of the same dispute is still its own (ESC-2)
+    assert handoff.prepare(d.dispute_id, session_id="sess-1", trigger="round_limit",
+                           now=NOW).created
+
+
+def test_a_handoff_keyed_per_trigger_by_an_earlier_version_counts(make_dispute):
+    # Given a database where an earlier version keyed dispute-scoped handoffs per trigger
+    d = make_dispute()
+    first = handoff.prepare(d.dispute_id, trigger="manual", now=NOW)
+    (EscalationHandoff.update(dedup_key=f"dispute:{d.dispute_id}:manual")
+     .where(EscalationHandoff.handoff_event_id == first.handoff_id).execute())
+    before = rows()
+    # When another trigger escalates the dispute, Then nothing new is written
+    second = handoff.prepare(d.dispute_id, trigger="notification_failed", now=NOW + 5)
+    assert rows() == before and second.handoff_id == first.handoff_id
 
 
 def test_a_session_is_escalated_once_whatever_the_trigger(make_dispute):

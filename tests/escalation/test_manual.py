@@ -76,10 +76,26 @@ def test_named_recipients_override_the_routing_and_are_pinned(make_dispute, esc_
     settings = esc_settings(solvers=[ana.write()])
     npub = PublicKey.parse(bo.pubkey).to_bech32()
     result = manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW,
-                             to=[npub])
+                             to=[npub], force=True)
     assert (result.route.kind, result.route.recipients) == ("manual", (bo.pubkey,))
     ids = scan.dispatch_due(NOW, settings=settings, signer=signer).outbox_ids
     assert [Outbox.get_by_id(i).recipient for i in ids] == [bo.pubkey]
+
+
+def test_to_refuses_serberos_own_key_and_unconfigured_keys_unless_forced(
+        make_dispute, esc_settings, ana, bo):
+    # issue 10: a handoff sent to Serbero itself, or to a mistyped key, reaches nobody
+    d = make_dispute()
+    settings = esc_settings(solvers=[ana.write()])
+    with pytest.raises(EscalationRefused, match="is Serbero's own key"):
+        manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW,
+                        to=[settings.serbero_pubkey], force=True)
+    with pytest.raises(EscalationRefused, match=r"is not a configured solver.*--force"):
+        manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW,
+                        to=[ana.pubkey, bo.pubkey])
+    assert written() == (0, 0)
+    assert manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW,
+                           to=[ana.pubkey]).prepared.created
 
 
 def test_a_repeat_returns_the_first_handoff_and_who_got_it(make_dispute, esc_settings, signer,

@@ -11,7 +11,7 @@ from serbero import clock
 from serbero.cli import cli
 from serbero.config import EscalationSection, SolverEntry
 from serbero.db.models import AuditEvent, Outbox
-from serbero.escalation import handoff, manual, package, retry
+from serbero.escalation import dispatch, handoff, manual, package, retry
 from serbero.escalation.models import EscalationDispatch, EscalationHandoff
 from tests.escalation.test_commands import write_config
 from workers import escalation as jobs
@@ -20,7 +20,8 @@ DISPUTE = "7d3f0c6e-2b1a-4e5f-9c8d-0a1b2c3d4e5f"
 
 
 def body_of(handoff_id):
-    return package.dm_body(package.parse(AuditEvent.get_by_id(handoff_id).payload_json))
+    return package.dm_body(package.parse(AuditEvent.get_by_id(handoff_id).payload_json),
+                           dispatch.manual_request(EscalationHandoff.get_by_id(handoff_id)))
 
 
 def wait_until(predicate, timeout=15.0):

@@ -5,6 +5,7 @@ import pytest
 
 from serbero.escalation.package import (
     HandoffPackage,
+    ManualRequest,
     PayloadError,
     best_effort_dispute_id,
     dm_body,
@@ -45,22 +46,40 @@ def test_non_ascii_is_kept_as_is_and_empty_lists_stay_lists():
 
 
 def test_dm_body_of_a_dispute_scoped_handoff_matches_disp_11_exactly():
-    body = dm_body(package(evidence_refs=(), rationale_refs=(), trigger="manual",
+    body = dm_body(package(evidence_refs=(), rationale_refs=(), trigger="notification_failed",
                            prompt_bundle_id="", policy_hash=""))
     assert body == (
         "escalation_handoff/v1\n"
         f"Dispute: {DISPUTE}\n"
         "Session: <none \u2014 dispute-scoped handoff>\n"
-        "Trigger: manual\n"
+        "Trigger: notification_failed\n"
         "\n"
-        f"Escalation required for dispute {DISPUTE}. Trigger: manual. This dispute was "
-        "evaluated by Serbero's mediation assistance system and requires human judgment. Please "
-        f"run TakeDispute for dispute {DISPUTE} on your Mostro instance to review the full "
-        "context.\n"
+        f"Escalation required for dispute {DISPUTE}. Trigger: notification_failed. This dispute "
+        "was evaluated by Serbero's mediation assistance system and requires human judgment. "
+        f"Please run TakeDispute for dispute {DISPUTE} on your Mostro instance to review the "
+        "full context.\n"
         "\n"
         "Handoff payload (JSON):\n"
-        f'{{"dispute_id":"{DISPUTE}","trigger":"manual","evidence_refs":[],'
+        f'{{"dispute_id":"{DISPUTE}","trigger":"notification_failed","evidence_refs":[],'
         '"prompt_bundle_id":"","policy_hash":"","rationale_refs":[],"assembled_at":1745000000}')
+
+
+def test_dm_body_of_a_manual_escalation_shows_the_note_and_claims_no_evaluation():
+    # issue 10: the note was only hashed, and the DM claimed a mediation system had looked
+    pkg = package(evidence_refs=("note:sha256:" + "0" * 64,), rationale_refs=(),
+                  trigger="manual", prompt_bundle_id="", policy_hash="")
+    body = dm_body(pkg, ManualRequest("olga", 'buyer sent proof\nDispute: "other"'))
+    lines = body.split("\n")
+    assert lines[:5] == ["escalation_handoff/v1", f"Dispute: {DISPUTE}",
+                         "Session: <none \u2014 dispute-scoped handoff>", "Trigger: manual", ""]
+    assert lines[5] == (
+        f"Escalation required for dispute {DISPUTE}. Trigger: manual. An operator escalated "
+        "this dispute by hand (`serbero escalate`, by olga); no mediation system evaluated it. "
+        f"Please run TakeDispute for dispute {DISPUTE} on your Mostro instance to review the "
+        "full context.")
+    assert lines[6] == 'Operator\'s note: "buyer sent proof\\nDispute: \\"other\\""'
+    assert lines[-1] == pkg.to_json() and "evaluated by" not in body
+    assert dm_body(pkg, ManualRequest("olga", "")).split("\n")[6] == "Operator's note: (none)"
 
 
 def test_dm_body_of_a_session_handoff_names_the_session_and_carries_only_ids():

@@ -52,13 +52,14 @@ def test_a_lone_write_solver_with_a_malformed_pubkey_is_a_send_failure(escalated
 
 
 def test_the_retry_routes_again_so_a_fixed_configuration_reaches_the_solver(
-        escalated, esc_settings, signer, ana):
+        escalated, esc_settings, signer, relays, ana):
     dispatch.dispatch_one(escalated, settings=esc_settings(solvers=[BAD]), signer=signer,
                           now=NOW)
     first = EscalationDispatch.get()
     fixed = esc_settings(solvers=[ana.write()])
     [row_id] = scan.dispatch_due(NOW + 60, settings=fixed, signer=signer).outbox_ids
     assert Outbox.get_by_id(row_id).recipient == ana.pubkey
+    outbox.publish(row_id, channels=via(relays), settings=fixed, now=NOW + 60)
     again = EscalationDispatch.get()
     assert (again.dispatch_id, again.status, again.attempt, again.target_solver) == \
         (first.dispatch_id, "dispatched", 2, ana.pubkey)
@@ -91,6 +92,34 @@ def test_dms_every_relay_refuses_end_the_attempt_and_back_off_doubles(
     assert row(escalated).status == "dispatched" and row(escalated).delivered_at == NOW + 420
     assert EscalationDispatch.get().status == "dispatched"
     assert Outbox.select().count() == 8  # four attempts of two freshly signed DMs
+
+
+def test_the_dispatch_records_say_what_happened_and_agree(escalated, esc_settings, signer,
+                                                         relays, ana, bo):
+    # issue 10, defect 6: the dispatch row and its audit row said `dispatched` as soon as the
+    # DMs were queued, and the audit row still said so after every DM had failed
+    settings = esc_settings(solvers=[ana.write(), bo.write()])
+    relays.refuse = {p: PublishError("blocked: no", permanent=True)
+                     for p in (ana.pubkey, bo.pubkey)}
+    ids = scan.dispatch_due(NOW, settings=settings, signer=signer).outbox_ids
+    # Given DMs written but not yet published, nothing claims they were dispatched
+    assert (EscalationDispatch.select().count(), events("escalation_dispatched")) == (0, [])
+    # When every relay refuses them, both records say send_failed
+    for i in ids:
+        outbox.publish(i, channels=via(relays), settings=settings, now=NOW)
+    failed = EscalationDispatch.get()
+    [audit_row] = events("escalation_dispatched")
+    assert failed.status == audit_row["status"] == "send_failed"
+    assert audit_row["dispatch_id"] == failed.dispatch_id and audit_row["attempt"] == 1
+    # When the next attempt lands, both say dispatched, for attempt 2
+    relays.refuse = {}
+    for i in scan.dispatch_due(NOW + 60, settings=settings, signer=signer).outbox_ids:
+        outbox.publish(i, channels=via(relays), settings=settings, now=NOW + 60)
+    done = EscalationDispatch.get()
+    latest = events("escalation_dispatched")[-1]
+    assert (done.status, done.attempt, done.dispatch_id) == ("dispatched", 2, failed.dispatch_id)
+    assert (latest["status"], latest["attempt"], latest["target_solver"]) == \
+        ("dispatched", 2, done.target_solver)
 
 
 def test_one_accepted_dm_makes_the_dispatch_final(escalated, esc_settings, signer, relays,

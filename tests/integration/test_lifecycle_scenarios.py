@@ -93,6 +93,22 @@ def test_without_solvers_the_dispute_is_kept_and_the_silence_explained(mostro, m
     assert why.kind == "notification_skipped" and why.payload["reason"] == "no_valid_solvers"
 
 
+def test_with_no_valid_solver_the_hourly_retry_explains_the_silence_once(mostro, make_runtime):
+    # issue 10: the unnotified retry wrote two audit rows per dispute per hour, forever
+    driver = Driver(make_runtime(solvers=["npub1thisisnotakey"]))
+    now = clock.now()
+    driver.ingest(mostro.revision(D1, "initiated"), now=now)
+    explained = [(e.kind, e.payload.get("reason")) for e in AuditEvent.select()]
+    assert explained == [("notification_skipped", "no_valid_solvers")]
+    for hour in range(1, 6):
+        assert driver.tick("unnotified", now + hour * 3600) == []
+    assert [(e.kind, e.payload.get("reason")) for e in AuditEvent.select()] == explained
+    # and a solver added to the configuration later is still told
+    driver.rt.relay.close()
+    healed = Driver(make_runtime(solvers=["npub1thisisnotakey", mostro.pubkey]))
+    assert len(healed.tick("unnotified", now + 6 * 3600 + 1)) == 1
+
+
 def test_lifecycle_chain_new_notified_taken_resolved(nostr_loop, mostro, driver, solver_ana,
                                                      solver_bo):
     # TST-P2-LC, and the resolution notice Serbero adds
@@ -158,6 +174,29 @@ def test_a_retake_without_p_is_announced_once_per_revision(nostr_loop, mostro, d
     assert len(solver_ana.texts("has been taken")) == 2
 
 
+def test_the_first_take_of_an_escalated_dispute_is_announced_as_a_take(nostr_loop, mostro,
+                                                                       driver, solver_ana):
+    # issue 10, defect 3: it was announced as a re-take, `lifecycle_state: escalated`
+    from serbero.escalation import manual
+
+    now = clock.now()
+    driver.ingest(mostro.revision(D1, "initiated"), now=now)
+    manual.escalate(D1, settings=driver.rt.settings, operator="olga", now=now + 1)
+    driver.ingest(mostro.revision(D1, "in-progress"), now=now + 2)
+    [taken] = texts(nostr_loop, solver_ana, 1, "has been taken")
+    assert taken.endswith("assigned_solver: unknown\nlifecycle_state: taken")
+    assert states()[-2:] == [("notified", "escalated"), ("escalated", "taken")]
+    assert not AuditEvent.select().where(AuditEvent.kind == "assignment_changed").exists()
+    # a dispute taken, then escalated, then taken again is a re-take, and stays escalated
+    D2 = str(uuid.uuid4())
+    driver.ingest(mostro.revision(D2, "initiated"), now=now)
+    driver.ingest(mostro.revision(D2, "in-progress"), now=now + 1)
+    manual.escalate(D2, settings=driver.rt.settings, operator="olga", now=now + 2)
+    driver.ingest(mostro.revision(D2, "in-progress"), now=now + 3)
+    assert Dispute.get_by_id(D2).lifecycle_state == "escalated"
+    assert AuditEvent.get(AuditEvent.kind == "assignment_changed").dispute_id == D2
+
+
 def test_the_same_solver_retaking_is_not_news(mostro, driver, solver_bo):
     driver.ingest(mostro.revision(D1, "initiated"))
     driver.ingest(mostro.revision(D1, "in-progress", solver=solver_bo.pubkey))
@@ -210,6 +249,47 @@ def test_unattended_disputes_are_reminded_on_schedule(nostr_loop, mostro, make_r
     assert dispute.renotify_count == 2 and dispute.last_notified_at > notified_at
     assert AuditEvent.get(AuditEvent.kind == "renotification_cap_reached")
     assert Notification.select().where(Notification.notif_type == "re-notification").count() == 2
+
+
+def test_after_a_relay_outage_a_solver_gets_one_current_reminder_not_a_pile(
+        nostr_loop, mostro, make_runtime, solver_ana, mocker):
+    # issue 10, defect 2 (RENOT-4): rounds were counted when written, so an outage used up the
+    # cap, and the relays' return delivered every stale reminder at once
+    from serbero.errors import PublishError
+
+    driver = Driver(make_runtime(solvers=[solver_ana], timeouts={
+        "renotification_seconds": 10, "renotification_max_count": 3}))
+    now = clock.now()
+    driver.ingest(mostro.revision(D1, "initiated"), now=now)
+    texts(nostr_loop, solver_ana, 1, "New Mostro dispute")
+    real_publish = driver.rt.relay.publish_many
+    refusals = iter([PublishError("blocked: maintenance", permanent=True)])
+
+    def relays_down(events):
+        return [next(refusals, PublishError("no relay connected", permanent=False))
+                for _ in events]
+    outage = mocker.patch.object(driver.rt.relay, "publish_many", side_effect=relays_down)
+    # Given the relays refuse, then do not answer, for five reminder periods
+    for t in (11, 22, 33, 44, 55):
+        driver.tick("renotify", now + t)
+        driver.tick("outbox", now + t)
+    # Then no round was used up, and one reminder (the latest) is pending
+    assert Dispute.get_by_id(D1).renotify_count == 0
+    pending = Outbox.select().where((Outbox.notice_type == "re-notification")
+                                    & (Outbox.status == "pending"))
+    assert [row.created_at for row in pending] == [now + 55]
+    # When the relays are back
+    outage.side_effect = real_publish
+    driver.tick("renotify", now + 66)
+    driver.tick("outbox", now + 400)
+    # Then Ana receives one reminder, current as of its sending, and one round is counted
+    [reminder] = texts(nostr_loop, solver_ana, 1, "still unattended")
+    settle(nostr_loop)
+    assert len([m for m in solver_ana.texts(D1) if "still unattended" in m]) == 1
+    assert f"time_elapsed_seconds: {now + 66 - Dispute.get_by_id(D1).event_timestamp}" in \
+        reminder
+    dispute = Dispute.get_by_id(D1)
+    assert (dispute.renotify_count, dispute.next_renotify_at) == (1, now + 76)
 
 
 def test_no_reminder_once_taken(nostr_loop, mostro, make_runtime, solver_ana):

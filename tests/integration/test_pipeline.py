@@ -3,6 +3,7 @@
 import asyncio
 import socket
 import time
+import uuid
 
 import pytest
 
@@ -12,6 +13,7 @@ from serbero.db.models import Dispute, ListenerCursor, Notification
 from serbero.dedup import RedisSeen
 from serbero.listener import Listener, serve
 from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
+from serbero.simulators.mostro_node import dispute_event
 from serbero.simulators.relay import start_relay
 from serbero.ticker import RedisClaims, Ticker
 from tests.conftest import NAMESPACE
@@ -93,6 +95,37 @@ def test_a_restarted_listener_resumes_from_its_cursor(nostr_loop, mostro, runtim
         second.stop()
     assert Dispute.get_by_id(before).lifecycle_state == "taken"
     assert len(solver_ana.texts(before)) == 2  # initial + assignment, no repeat of the initial
+
+
+def test_a_future_dated_event_does_not_carry_the_cursor_past_the_clock(
+        nostr_loop, mostro, runtime, broker, worker, redis_client, solver_ana):
+    # issue 10, defect 1: an event dated up to an hour ahead is accepted; the cursor saved it
+    # uncapped, so after a restart the subscription started past disputes still due.
+    first = Serving(nostr_loop, make_listener(runtime.settings, redis_client))
+    ahead = str(uuid.uuid4())
+    nostr_loop.run(mostro.send(dispute_event(mostro.keys, ahead, "initiated",
+                                             created_at=int(time.time()) + 1800)), 10)
+    nostr_loop.run(solver_ana.wait_for(1, ahead), 15)
+    first.stop()
+    assert ListenerCursor.get_by_id("disputes").since <= time.time()
+    # While the listener is down the node opens a dispute dated now
+    during = nostr_loop.run(mostro.open_dispute(), 10)
+    second = Serving(nostr_loop, make_listener(runtime.settings, redis_client))
+    try:
+        nostr_loop.run(solver_ana.wait_for(1, during), 15)
+    finally:
+        second.stop()
+    assert ListenerCursor.get_by_id("disputes").since <= time.time()
+
+
+def test_a_cursor_saved_ahead_of_the_clock_resumes_from_now(db):
+    # issue 10, defect 1: a database written before the fix may hold a future cursor
+    now = int(time.time())
+    ListenerCursor.create(name="disputes", since=now + 1800, updated_at=now)
+    cursor = ResumeCursor("disputes", overlap_s=60)
+    cursor.load()
+    assert cursor.since(now) == now - 60
+    assert cursor.flush(now) == now and ListenerCursor.get_by_id("disputes").since == now
 
 
 def test_the_listener_waits_out_relays_that_are_down(nostr_loop, mostro, make_runtime, broker,

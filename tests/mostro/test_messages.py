@@ -71,6 +71,8 @@ def test_v1_requests_carry_version_1():
     {"wrapper": "order", "action": "dispute", "request_id": 2**64},
     {"wrapper": "order", "action": "dispute", "trade_index": 2**63},
     {"wrapper": "order", "action": "dispute", "id": "not-a-uuid"},
+    # issue 10, defect 9: a UUID with a trailing newline is not a UUID
+    {"wrapper": "order", "action": "dispute", "id": "5b2f1c8e-9a4d-4e7b-8c1f-2d3e4f5a6b7c\n"},
     {"wrapper": "order", "action": "dispute", "payload": {"a": 1, "b": 2}},
     {"wrapper": "order", "action": "dispute", "request_id": True},
 ])

@@ -35,12 +35,17 @@ def clean_ops_keys(redis_client):
 
 
 def write_config(path: Path, settings) -> Path:
-    """A config file for `settings` (its database given by db_path, as an operator would)."""
+    """A config file for `settings` (its database given by db_path, as an operator would), with
+    its solvers, or one when it has none (a file without solvers warns on every command)."""
+    from nostr_sdk import Keys
+
     db_path = settings.db_url.split(":///", 1)[1]
     relays = "".join(f'[[relays]]\nurl = "{u}"\n' for u in settings.relays)
+    pubkeys = [s.pubkey for s in settings.solvers] or [Keys.generate().public_key().to_hex()]
+    solvers = "".join(f'[[solvers]]\npubkey = "{pk}"\n' for pk in pubkeys)
     path.write_text(f'[serbero]\nprivate_key = "{settings.private_key.reveal()}"\n'
                     f'db_path = "{db_path}"\n[mostro]\npubkey = "{settings.mostro_pubkey}"\n'
-                    f"{relays}")
+                    f"{relays}{solvers}")
     path.chmod(0o600)
     return path
 
@@ -161,6 +166,8 @@ def expected_queues() -> set[str]:
     queues = {"events", "notify", "webhooks", "ticks"}
     if (ROOT / "workers" / "escalation.py").exists():
         queues.add("escalation")
+    if (ROOT / "workers" / "mediation.py").exists():
+        queues.add("mediation")
     return queues
 
 

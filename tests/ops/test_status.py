@@ -164,7 +164,8 @@ def test_status_without_a_database_is_a_clear_error_and_creates_none(tmp_path, m
     config = write_config(tmp_path / "c.toml", make_settings())
     result = CliRunner().invoke(cli, ["status", "-c", str(config)])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: no database at {tmp_path / 'serbero.db'}")
+    assert result.stderr.startswith(f"database error: sqlite:///{tmp_path / 'serbero.db'}: "
+                                    f"no database at {tmp_path / 'serbero.db'}")
     assert not (tmp_path / "serbero.db").exists()
 
 

@@ -100,5 +100,16 @@ def test_inspecting_a_mistyped_database_path_creates_nothing(tmp_path, config_fi
     result = CliRunner(env={"SERBERO_DB_URL": f"sqlite:///{missing}"}).invoke(
         cli, ["disputes", "list", "-c", str(path)])
     assert result.exit_code == 1
-    assert f"Error: no database at {missing}" in result.stderr
-    assert not missing.exists()
+    assert result.stderr == (f"database error: sqlite:///{missing}: the directory "
+                             f"{missing.parent} does not exist; create it (mkdir -p "
+                             f"{missing.parent}) or set [serbero].db_path or SERBERO_DB_URL to a "
+                             "file in an existing directory\n")
+    assert not missing.parent.exists()
+    typo = tmp_path / "typo.db"
+    result = CliRunner(env={"SERBERO_DB_URL": f"sqlite:///{typo}"}).invoke(
+        cli, ["disputes", "list", "-c", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr == (f"database error: sqlite:///{typo}: no database at {typo}; "
+                             "check [serbero].db_path or SERBERO_DB_URL (or start Serbero, or "
+                             "run `serbero migrate`, to create it)\n")
+    assert not typo.exists()

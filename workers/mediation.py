@@ -1,0 +1,47 @@
+"""Actors of the `mediation` queue: every model call runs here, never on `events` or `notify`,
+so a slow provider can only delay other model calls. Their time limit covers the configured
+chain's worst case, which configuration refuses to let exceed MEDIATION_JOB_LIMIT_S.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from serbero import clock, ticks
+from serbero.mediation import check
+from serbero.reasoning import setup
+from serbero.reasoning.limits import MEDIATION_JOB_LIMIT_S
+from workers import wiring
+from workers.wiring import follow_up, runtime
+
+QUEUE = ticks.MEDIATION
+#: The chain's worst case plus time for the database writes around it (ms).
+TIME_LIMIT_MS = (MEDIATION_JOB_LIMIT_S + 60) * 1000
+#: A check makes two calls per provider (health, then a classification).
+CHECK_TIME_LIMIT_MS = (2 * MEDIATION_JOB_LIMIT_S + 60) * 1000
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, max_retries=0,
+                time_limit=TIME_LIMIT_MS)
+def run_mediation_tick(name: str, bucket: int) -> None:
+    """A periodic job that calls a model (the background health check), once per bucket."""
+    follow_up(ticks.run(name, runtime(), clock.now()))
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, max_retries=0,
+                time_limit=CHECK_TIME_LIMIT_MS)
+def run_reasoning_check(check_id: str) -> None:
+    """`serbero reasoning check --on-worker`: check every provider from this worker, record the
+    report under `check_id` for the command to read."""
+    check.record(runtime().settings, check_id, now=clock.now())
+
+
+class BringUpAtBoot(dramatiq.Middleware):
+    """Bring the reasoning layer up when a worker process boots, so a missing prompt file is
+    reported (one error line) at start-up rather than at the first mediation job."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        setup.current(runtime().settings)
+
+
+wiring.broker().add_middleware(BringUpAtBoot())
