@@ -7,6 +7,7 @@ end-to-end paths through Redis and worker processes are in test_pipeline.py and 
 import uuid
 
 import pytest
+from nostr_sdk import Keys
 
 from serbero import clock
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, Transition
@@ -257,7 +258,8 @@ def test_after_a_relay_outage_a_solver_gets_one_current_reminder_not_a_pile(
     # cap, and the relays' return delivered every stale reminder at once
     from serbero.errors import PublishError
 
-    driver = Driver(make_runtime(solvers=[solver_ana], timeouts={
+    watchdog = Keys.generate().public_key().to_hex()  # an observer's copy is replaced with it
+    driver = Driver(make_runtime(solvers=[solver_ana], observers=[watchdog], timeouts={
         "renotification_seconds": 10, "renotification_max_count": 3}))
     now = clock.now()
     driver.ingest(mostro.revision(D1, "initiated"), now=now)
@@ -273,11 +275,12 @@ def test_after_a_relay_outage_a_solver_gets_one_current_reminder_not_a_pile(
     for t in (11, 22, 33, 44, 55):
         driver.tick("renotify", now + t)
         driver.tick("outbox", now + t)
-    # Then no round was used up, and one reminder (the latest) is pending
+    # Then no round was used up, and one reminder (the latest) is pending, with its copy
     assert Dispute.get_by_id(D1).renotify_count == 0
     pending = Outbox.select().where((Outbox.notice_type == "re-notification")
                                     & (Outbox.status == "pending"))
-    assert [row.created_at for row in pending] == [now + 55]
+    assert sorted((row.purpose, row.created_at) for row in pending) == [
+        ("observer_notice", now + 55), ("solver_dm", now + 55)]
     # When the relays are back
     outage.side_effect = real_publish
     driver.tick("renotify", now + 66)

@@ -236,3 +236,20 @@ def test_the_sample_configuration_is_valid_once_keys_are_filled_in(tmp_path):
               .replace("<npub1… of a solver>", SOLVER.public_key().to_bech32()))
     settings = config.load(write(tmp_path, sample), environ={})
     assert settings.warnings == () and len(settings.relays) == 2
+
+
+def test_the_environment_only_settings_check_what_the_daemons_check():
+    # The dashboard reads ServiceSettings alone: the log format and a Redis URL that does not
+    # parse are refused there too, each named, and SERBERO_LOG is kept as set (issue 10 on
+    # issue 11's settings).
+    service = config.load_service({"SERBERO_LOG_FORMAT": "JSON", "SERBERO_LOG": "debug"})
+    assert (service.log_format, service.log_level, service.env_log_level) == \
+        ("json", "debug", "debug")
+    quiet = config.load_service({})
+    assert (quiet.log_format, quiet.log_level, quiet.env_log_level) == ("logfmt", "info", None)
+    with pytest.raises(ConfigError) as err:
+        config.load_service({"SERBERO_LOG_FORMAT": "xml",
+                             "SERBERO_REDIS_URL": "redis://:pw@127.0.0.1:notaport/0"})
+    assert [p.split(":")[0] for p in err.value.problems] == ["SERBERO_REDIS_URL",
+                                                             "SERBERO_LOG_FORMAT"]
+    assert "pw" not in " ".join(err.value.problems)
