@@ -91,5 +91,8 @@ def test_a_failed_send_is_re_dispatched_by_the_delayed_job(nostr_loop, open_disp
     [text] = nostr_loop.run(solver_ana.wait_for(1, "escalation_handoff/v1"), 20)
     assert text == body_of(h)
     wait_until(lambda: EscalationHandoff.get_by_id(h).status == "dispatched")
+    # (the attempt that lands is the second, or a later one when the machine is so slow that
+    # the first re-dispatch ran before the configuration was fixed)
     row = EscalationDispatch.get()
-    assert (row.attempt, row.status, row.target_solver) == (2, "dispatched", solver_ana.pubkey)
+    assert (row.status, row.target_solver) == ("dispatched", solver_ana.pubkey)
+    assert row.attempt == EscalationHandoff.get_by_id(h).attempts >= 2
