@@ -88,7 +88,8 @@ class Collector:
                 found = _DISPUTE_LINE.search(dm.text)
                 if lib and dm.text.startswith("bench library-limit"):
                     self.library.setdefault(lib.group(1), []).append(dm.received_at)
-                elif found and dm.text.startswith(INITIAL_TEXT):
+                elif found and INITIAL_TEXT in dm.text.split("\n", 2)[:2]:
+                    # the original's text, alone (nip17-original) or below the subject line
                     self.initial.setdefault(found.group(1), []).append((i, dm.received_at))
                 else:
                     self.other.append((i, dm.received_at, dm.text.split("\n", 1)[0]))
@@ -135,6 +136,8 @@ class Options:
     json_path: Path | None
     profile_dir: Path | None
     dispatch_interval: int = 30
+    #: [notifications].format for the daemon; None leaves it out (code older than issue 11)
+    notice_format: str | None = None
 
 
 class Bench:
@@ -176,7 +179,7 @@ class Bench:
         self.config = self.ws.write_config(
             serbero_secret=Keys.generate().secret_key().to_hex(), mostro=self.node.pubkey,
             relay=self.url, solvers=[i.pubkey for i in self.inboxes],
-            dispatch_interval_s=self.opts.dispatch_interval)
+            dispatch_interval_s=self.opts.dispatch_interval, notice_format=self.opts.notice_format)
         self.env = self.ws.env(self.config)
         serbero = harness.venv_bin("serbero")
         subprocess.run([serbero, "migrate", "-c", str(self.config)], env=self.env, check=True,
@@ -444,7 +447,7 @@ class Bench:
         from serbero.db.models import Outbox
 
         got = {dm.wrap_id for inbox in self.inboxes for dm in inbox.messages}
-        wanted = [e for (e,) in Outbox.select(Outbox.event_id)
+        wanted = [e for (e,) in Outbox.select(Outbox.message_id)
                   .where(Outbox.dispute.in_(ids)).tuples() if e not in got]
         found = 0
         for i in range(0, len(wanted), 400):  # LocalRelay answers at most 500 events per REQ
@@ -629,7 +632,8 @@ def report(opts: Options, res: dict[str, Any], db_kind: str) -> list[tuple[str, 
     print("\n" + "=" * 78)
     print(f"Serbero core benchmark: K={opts.disputes} disputes, S={opts.solvers} solvers, "
           f"W={opts.workers} worker processes x {opts.threads} threads, {db_kind}")
-    print(f"code under test: {res.get('code', '?')}")
+    print(f"code under test: {res.get('code', '?')}; solver messages: "
+          f"{opts.notice_format or 'the code default'}")
     print(f"machine: {os.cpu_count()} CPUs; load average (1/5/15 min) at start "
           f"{res['load'][0]}, at end {res['load'][-1]}")
 
@@ -772,6 +776,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                                                          "redis://127.0.0.1:6379/0"))
     p.add_argument("--dispatch-interval", type=int, default=30,
                    help="seconds between escalation dispatcher cycles (enabled during the run)")
+    p.add_argument("--format", dest="notice_format", choices=["mostro-v2", "nip17-original"],
+                   default=None, help="[notifications].format of the daemon (default: leave it "
+                   "out, so the code's own default applies and older code can run)")
     p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--skip-burst", action="store_true")
     p.add_argument("--skip-library", action="store_true")
@@ -789,7 +796,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         p.error("--db-url takes a postgresql:// URL (SQLite is the default)")
     return Options(
         disputes=a.disputes, solvers=a.solvers, workers=a.workers, threads=a.threads,
-        dispatch_interval=a.dispatch_interval,
+        dispatch_interval=a.dispatch_interval, notice_format=a.notice_format,
         rate_ms=a.rate_ms, latency_disputes=a.latency_disputes or a.disputes,
         warmup=max(1, a.warmup), lib_senders=a.lib_senders or a.workers,
         lib_rounds=max(1, a.lib_rounds),

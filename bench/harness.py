@@ -71,7 +71,7 @@ def spawn(name: str, argv: list[str], *, env: dict[str, str], log_path: Path | N
           cwd: Path, stdin: int | None = None, stdout: int | None = None) -> Child:
     """Start a child in its own process group; it gets SIGTERM if the bench dies.
 
-    `cwd` matters: `python -m dramatiq workers` puts the working directory first on sys.path,
+    `cwd` matters: `python -m dramatiq …` puts the working directory first on sys.path,
     so started from a checkout it would import that checkout's code whatever PYTHONPATH says.
     """
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -179,7 +179,8 @@ class Workspace:
         self.db_url = f"{self.pg_url}{sep}options={quote(f'-csearch_path={self.pg_schema}')}"
 
     def write_config(self, *, serbero_secret: str, mostro: str, relay: str,
-                     solvers: list[str], dispatch_interval_s: int = 30) -> Path:
+                     solvers: list[str], dispatch_interval_s: int = 30,
+                     notice_format: str | None = None) -> Path:
         lines = ["[serbero]", f'private_key = "{serbero_secret}"',
                  f'db_path = "{self.root / "serbero.db"}"', 'log_level = "info"', "",
                  "[mostro]", f'pubkey = "{mostro}"', "", "[[relays]]", f'url = "{relay}"', ""]
@@ -193,6 +194,8 @@ class Workspace:
         # targets hold with it running); it finds no handoff, as in a quiet deployment.
         lines += ["[escalation]", "enabled = true",
                   f"dispatch_interval_seconds = {dispatch_interval_s}", ""]
+        if notice_format is not None:
+            lines += ["[notifications]", f'format = "{notice_format}"', ""]
         path = self.root / "config.toml"
         path.write_text("\n".join(lines))
         path.chmod(0o600)

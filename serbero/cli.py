@@ -58,7 +58,7 @@ def start_logging(settings: config.Settings) -> None:
 def quiet_logging(settings: config.Settings) -> None:
     """For a one-shot command: log records only at error level unless SERBERO_LOG asks for
     more, so what the command prints is all an operator sees."""
-    logs.setup(config.log_level() or "error", settings.log_format)
+    logs.setup(settings.env_log_level or "error", settings.log_format)
 
 
 def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,7 +136,7 @@ def check_config(config_path: Path | None, offline: bool, strict: bool) -> None:
         serbero check-config --offline --strict    # in CI, before deploying a file
     """
     from serbero.db.access import check as check_database
-    from serbero.ops.redis_store import check as check_redis
+    from serbero.redis_store import check as check_redis
 
     settings = load_settings(config_path)
     click.echo(f"config: {settings.config_path}")
@@ -145,6 +145,11 @@ def check_config(config_path: Path | None, offline: bool, strict: bool) -> None:
     click.echo(f"relays: {len(settings.relays)}")
     valid = sum(s.hex_pubkey is not None for s in settings.solvers)
     click.echo(f"solvers: {len(settings.solvers)} ({valid} with a valid pubkey)")
+    click.echo(f"solver messages: {settings.notifications.format}"
+               + "".join(f", #{i + 1} {s.format}" for i, s in enumerate(settings.solvers)
+                         if s.format))
+    click.echo(f"observers: {len(settings.observers)}; webhooks: "
+               + (", ".join(w.name for w in settings.webhooks) or "none"))
     click.echo(f"database: {config.redact_url(settings.db_url)}")
     click.echo(f"broker: {'redis' if settings.redis_url else 'embedded (serbero run only)'}")
     down = []
@@ -195,11 +200,13 @@ def _run_async(main: Callable[[asyncio.Event], Any]) -> None:
     asyncio.run(runner())
 
 
-def _require_redis(settings: config.Settings, command: str) -> None:
+def needs_redis(settings: config.ServiceSettings, command: str,
+                why: str = "exchanges jobs through Redis") -> None:
+    """Exit 2, naming the variable, when a command that needs Redis has none configured."""
     if not settings.redis_url:
-        click.echo(f"config error: SERBERO_REDIS_URL: `serbero {command}` exchanges jobs through "
-                   "Redis; set it (e.g. redis://127.0.0.1:6379/0), or run everything in one "
-                   "process with `serbero run`.", err=True)
+        click.echo(f"config error: SERBERO_REDIS_URL: not set; `serbero {command}` {why}. Set "
+                   "it (e.g. redis://127.0.0.1:6379/0), or run everything in one process with "
+                   "`serbero run`.", err=True)
         sys.exit(CONFIG_EXIT)
 
 
@@ -214,11 +221,11 @@ def listen(config_path: Path | None) -> None:
         SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero listen -c config.toml
     """
     settings = load_settings(config_path, echo_warnings=False)
-    _require_redis(settings, "listen")
+    needs_redis(settings, "listen")
     start_logging(settings)
     open_db(settings)
     from serbero.listener import serve
-    from workers.embedded import build_listener
+    from workers.wiring import build_listener
 
     listener, ticker = build_listener(settings)
     _run_async(lambda stop: serve(listener, stop, ticker=ticker))
@@ -230,7 +237,8 @@ def listen(config_path: Path | None) -> None:
 @click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
 @click.option("--queues", "-Q", multiple=True, help="Only these queues (repeat the option).")
 def worker(config_path: Path | None, processes: int, threads: int, queues: tuple[str, ...]) -> None:
-    """Run dramatiq worker processes for every queue (needs Redis); same as `dramatiq workers`.
+    """Run dramatiq worker processes for every queue (needs Redis); same as
+    `dramatiq workers.wiring:boot`.
 
     \b
     Example:
@@ -239,14 +247,14 @@ def worker(config_path: Path | None, processes: int, threads: int, queues: tuple
     from serbero.db.access import check as check_database
 
     settings = load_settings(config_path)
-    _require_redis(settings, "worker")
+    needs_redis(settings, "worker")
     if problem := check_database(settings.db_url):  # say it once, not once per process
         click.echo(f"database error: {problem}", err=True)
         sys.exit(RUNTIME_EXIT)
     if config_path is not None:
         os.environ["SERBERO_CONFIG"] = str(config_path)
-    argv = [sys.executable, "-m", "dramatiq", "workers", "-p", str(processes), "-t", str(threads),
-            "--worker-shutdown-timeout", "30000", "--skip-logging"]
+    argv = [sys.executable, "-m", "dramatiq", "workers.wiring:boot", "-p", str(processes),
+            "-t", str(threads), "--worker-shutdown-timeout", "30000", "--skip-logging"]
     if queues:
         argv += ["-Q", *queues]
     os.execv(sys.executable, argv)  # noqa: S606 - become the dramatiq supervisor
@@ -264,7 +272,7 @@ def run(config_path: Path | None, threads: int) -> None:
     Example:
         serbero run -c config.toml
     """
-    from workers.embedded import run_all_in_one
+    from workers.wiring import run_all_in_one
 
     settings = load_settings(config_path, echo_warnings=False)
     start_logging(settings)
@@ -284,7 +292,7 @@ def demo(count: int, solvers: int) -> None:
         serbero demo --disputes 3
     """
     from serbero.demo import run_demo
-    from workers.embedded import run_all_in_one
+    from workers.wiring import run_all_in_one
 
     if not 1 <= count <= 50 or not 1 <= solvers <= 10:
         raise click.UsageError("use 1 to 50 disputes and 1 to 10 solvers")

@@ -6,6 +6,10 @@ is the Rust Serbero's `config.toml` (sections `[serbero]`, `[mostro]`, `[[relays
 `[[solvers]]`, `[timeouts]`, `[mediation]`, `[reasoning]`, `[prompts]`, `[chat]`,
 `[escalation]`), so an operator's existing file works unchanged; unlike the original, an unknown
 section or key is an error, because a typo that silently keeps a default hides real problems.
+Serbero's own additions: `[notifications]`, `[[observers]]`, `[[webhooks]]`.
+
+`Settings` is the only way code reads configuration. Commands that need no configuration file
+(the dashboard) read `ServiceSettings`, the part of it that comes from the environment alone.
 """
 
 from __future__ import annotations
@@ -91,9 +95,13 @@ class SerberoSection:
 
 
 def _transport_choice(value: str) -> str | None:
-    if value in ("auto", "v1", "v2"):
+    from serbero.mostro import protocols  # the registry, not the rest of the Mostro layer
+
+    versions = protocols.every()
+    if value == "auto" or value in (v.name for v in versions):
         return None
-    return f'must be "auto", "v1" (gift wrap) or "v2" (kind 14), not "{value}"'
+    *others, last = ['"auto"', *(f'"{v.name}" ({v.wire})' for v in versions)]
+    return f'must be {", ".join(others)} or {last}, not "{value}"'
 
 
 def _pow_bits(value: int) -> str | None:
@@ -130,14 +138,76 @@ class SolverEntry:
 
     pubkey: str = ""
     permission: str = "read"
+    #: The form of this solver's messages; empty: `[notifications].format`.
+    format: str = ""
 
     @property
     def hex_pubkey(self) -> str | None:
         """The pubkey as hex, or None when it does not parse."""
-        try:
-            return parse_public_key(self.pubkey)
-        except ValueError:
-            return None
+        return _hex_or_none(self.pubkey)
+
+
+def _hex_or_none(pubkey: str) -> str | None:
+    try:
+        return parse_public_key(pubkey)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ObserverEntry:
+    """A key that receives the first line of every solver message (mostro-watchdog's), never
+    the lines below it. A pubkey that does not parse is reported and its notices fail."""
+
+    pubkey: str = ""
+
+    @property
+    def hex_pubkey(self) -> str | None:
+        return _hex_or_none(self.pubkey)
+
+
+#: The forms a solver message can take (serbero.messages.formats builds each).
+MOSTRO_V2, NIP17_ORIGINAL = "mostro-v2", "nip17-original"
+NOTICE_FORMATS = (MOSTRO_V2, NIP17_ORIGINAL)
+#: What a webhook may subscribe to: the fixed start of each solver-message subject. Transcripts
+#: carry party words, so they never leave by webhook.
+WEBHOOK_EVENTS = ("new", "unattended", "taken", "resolved", "handed off", "mediating",
+                  "mediation could not start")
+#: The longest a webhook may take to answer: the webhook job's own time limit is 60 s.
+MAX_WEBHOOK_TIMEOUT_S = 30
+
+
+def _notice_format(value: str) -> str | None:
+    if value in NOTICE_FORMATS:
+        return None
+    return f'must be "{MOSTRO_V2}" or "{NIP17_ORIGINAL}", not "{value}"'
+
+
+@dataclass(frozen=True)
+class NotificationsSection:
+    #: mostro-v2: protocol-v2 `send-dm` (kind 14) that Mostro clients show in their Serbero
+    #: pane; nip17-original: the original's texts, byte for byte, as NIP-17 gift wraps.
+    format: str = field(default=MOSTRO_V2, metadata=_check(_notice_format))
+
+
+def _webhook_timeout(value: float) -> str | None:
+    if 0 < value <= MAX_WEBHOOK_TIMEOUT_S:
+        return None
+    return f"must be more than 0 and at most {MAX_WEBHOOK_TIMEOUT_S} seconds (got {value})"
+
+
+@dataclass(frozen=True)
+class WebhookEntry:
+    """An HTTP endpoint that receives each notice as JSON. `secret_env` names the environment
+    variable (or `<NAME>_FILE`) holding the HMAC key; the key itself is never in the file."""
+
+    url: str = ""
+    name: str = ""
+    secret_env: str = ""
+    events: list = field(default_factory=lambda: list(WEBHOOK_EVENTS))
+    timeout_seconds: float = field(default=10.0, metadata=_check(_webhook_timeout))
+    #: Never read from TOML; filled from `secret_env`.
+    secret: Any = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +239,7 @@ def _provider_name(value: str) -> str | None:
     return unknown_provider_message(value)
 
 
-def _http_url(value: str) -> str | None:
+def _api_base(value: str) -> str | None:
     if value.startswith(("http://", "https://")) and len(value.split("://", 1)[1]) > 0:
         return None
     return f'must be an http:// or https:// URL, e.g. "https://api.openai.com/v1" (got "{value}")'
@@ -194,7 +264,7 @@ class ReasoningFallback:
 
     provider: str = field(default="openai-compatible", metadata=_check(_provider_name))
     model: str = ""
-    api_base: str = field(default="", metadata=_check(_http_url))
+    api_base: str = field(default="", metadata=_check(_api_base))
     api_key_env: str = ""
     request_timeout_seconds: int = field(default=30, metadata=_check(_not_negative))
     followup_retry_count: int = field(default=1, metadata=_check(_retries))
@@ -211,7 +281,7 @@ class ReasoningSection:
     enabled: bool = False
     provider: str = field(default="openai", metadata=_check(_provider_name))
     model: str = "gpt-4o-mini"
-    api_base: str = field(default="https://api.openai.com/v1", metadata=_check(_http_url))
+    api_base: str = field(default="https://api.openai.com/v1", metadata=_check(_api_base))
     api_key_env: str = "SERBERO_REASONING_API_KEY"
     #: Per HTTP attempt; 0 counts as 1 (RP-3).
     request_timeout_seconds: int = field(default=30, metadata=_check(_not_negative))
@@ -266,13 +336,39 @@ TABLES: dict[str, type] = {
     "prompts": PromptsSection,
     "chat": ChatSection,
     "escalation": EscalationSection,
+    "notifications": NotificationsSection,
 }
-ARRAYS: dict[str, type] = {"relays": RelayEntry, "solvers": SolverEntry}
+ARRAYS: dict[str, type] = {"relays": RelayEntry, "solvers": SolverEntry,
+                           "observers": ObserverEntry, "webhooks": WebhookEntry}
 PERMISSIONS = ("read", "write")
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings:
+    """What the environment alone configures: the broker's Redis, logging, operator tokens.
+    Every `Settings` is one; the dashboard, which needs no configuration file, reads just this
+    (`load_service`)."""
+
+    redis_url: str | None = None
+    #: Prefix of every Redis key Serbero and its dramatiq broker use.
+    redis_namespace: str = DEFAULT_REDIS_NAMESPACE
+    #: SERBERO_LOG, else (in Settings) `[serbero].log_level`, else info.
+    log_level: str = "info"
+    #: SERBERO_LOG as set, None when unset: one-shot commands then log errors only.
+    env_log_level: str | None = None
+    #: SERBERO_LOG_FORMAT: `logfmt` or `json`.
+    log_format: str = LOG_FORMATS[0]
+    #: Bearer token (or basic-auth password) of `serbero dashboard`; None when unset.
+    dashboard_token: Secret | None = None
+    #: The token `serbero metrics` requires when set.
+    metrics_token: Secret | None = None
+
+    def replace(self, **changes: Any) -> Any:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(ServiceSettings):
     """Everything Serbero was configured with; built once by `load()`, passed down by the CLI."""
 
     private_key: Secret
@@ -287,19 +383,28 @@ class Settings:
     chat: ChatSection
     escalation: EscalationSection
     db_url: str
-    redis_url: str | None
-    redis_namespace: str
-    log_level: str
     config_path: Path | None
     #: Problems that do not stop start-up but must be shown loudly (e.g. a bad solver pubkey).
     warnings: tuple[str, ...] = ()
     #: The `[mostro]` table: transport and proof-of-work overrides, take timeout.
     mostro: MostroSection = MostroSection()
-    #: SERBERO_LOG_FORMAT: `logfmt` or `json`.
-    log_format: str = "logfmt"
+    #: The default form of solver messages (a solver's `format` overrides it).
+    notifications: NotificationsSection = NotificationsSection()
+    #: Keys that get the first line of every solver message.
+    observers: tuple[ObserverEntry, ...] = ()
+    webhooks: tuple[WebhookEntry, ...] = ()
 
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+    def solver_format(self, solver: SolverEntry) -> str:
+        """The form `solver`'s messages take."""
+        return solver.format or self.notifications.format
+
+    def format_for(self, hex_pubkey: str) -> str:
+        """The form of messages to a key: its solver entry's, else the default (an operator's
+        `--to` may name a key that is no configured solver)."""
+        for solver in self.solvers:
+            if solver.hex_pubkey == hex_pubkey:
+                return self.solver_format(solver)
+        return self.notifications.format
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
@@ -310,35 +415,10 @@ def _env(environ: Mapping[str, str], name: str) -> str | None:
     return value.strip()
 
 
-def redis_url(environ: Mapping[str, str] | None = None) -> str | None:
-    """The Redis URL from SERBERO_REDIS_URL, or None for the embedded broker."""
-    return _env(os.environ if environ is None else environ, "SERBERO_REDIS_URL")
-
-
-def redis_namespace(environ: Mapping[str, str] | None = None) -> str:
-    """Prefix of every Redis key Serbero and its dramatiq broker use."""
-    env = os.environ if environ is None else environ
-    return _env(env, "SERBERO_REDIS_NAMESPACE") or DEFAULT_REDIS_NAMESPACE
-
-
-def config_path(environ: Mapping[str, str] | None = None) -> Path:
+def _config_path(environ: Mapping[str, str]) -> Path:
     """SERBERO_CONFIG verbatim when set (CFG-1), else ./config.toml."""
-    env = os.environ if environ is None else environ
-    value = env.get("SERBERO_CONFIG")
+    value = environ.get("SERBERO_CONFIG")
     return Path(value if value is not None else DEFAULT_CONFIG_PATH)
-
-
-def log_level(environ: Mapping[str, str] | None = None) -> str | None:
-    return _env(os.environ if environ is None else environ, "SERBERO_LOG")
-
-
-def log_format(environ: Mapping[str, str] | None = None) -> str:
-    """SERBERO_LOG_FORMAT (`logfmt` when unset); raises ConfigError for another value."""
-    problems: list[str] = []
-    value = _log_format(os.environ if environ is None else environ, problems)
-    if problems:
-        raise ConfigError(problems)
-    return value
 
 
 def _log_format(environ: Mapping[str, str], problems: list[str]) -> str:
@@ -354,28 +434,47 @@ def _log_format(environ: Mapping[str, str], problems: list[str]) -> str:
 MIN_OPERATOR_TOKEN_CHARS = 16
 
 
-def dashboard_token(environ: Mapping[str, str] | None = None) -> Secret | None:
-    """SERBERO_DASHBOARD_TOKEN (or SERBERO_DASHBOARD_TOKEN_FILE): the bearer token, or basic-auth
-    password, of `serbero dashboard`; None when unset. Raises ConfigError when unusable."""
-    return _operator_token(os.environ if environ is None else environ, "SERBERO_DASHBOARD_TOKEN")
+def _service(environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """The ServiceSettings fields but log_level, from SERBERO_REDIS_URL,
+    SERBERO_REDIS_NAMESPACE, SERBERO_LOG, SERBERO_LOG_FORMAT and the operator tokens (each also
+    from `<NAME>_FILE`)."""
+    return {"redis_url": _redis_url(environ, problems),
+            "redis_namespace": _env(environ, "SERBERO_REDIS_NAMESPACE")
+            or DEFAULT_REDIS_NAMESPACE,
+            "env_log_level": _env(environ, "SERBERO_LOG"),
+            "log_format": _log_format(environ, problems),
+            "dashboard_token": _operator_token(environ, "SERBERO_DASHBOARD_TOKEN", problems),
+            "metrics_token": _operator_token(environ, "SERBERO_METRICS_TOKEN", problems)}
 
 
-def metrics_token(environ: Mapping[str, str] | None = None) -> Secret | None:
-    """SERBERO_METRICS_TOKEN (or SERBERO_METRICS_TOKEN_FILE): the token `serbero metrics`
-    requires when set; None when unset. Raises ConfigError when unusable."""
-    return _operator_token(os.environ if environ is None else environ, "SERBERO_METRICS_TOKEN")
-
-
-def _operator_token(environ: Mapping[str, str], name: str) -> Secret | None:
+def load_service(environ: Mapping[str, str] | None = None) -> ServiceSettings:
+    """ServiceSettings from the environment; raise ConfigError listing every problem."""
+    env = os.environ if environ is None else environ
     problems: list[str] = []
+    fields = _service(env, problems)
+    level = _log_level(fields["env_log_level"] or "info", problems)
+    if problems:
+        raise ConfigError(problems)
+    return ServiceSettings(log_level=level, **fields)
+
+
+def _log_level(level: str, problems: list[str]) -> str:
+    try:
+        logs.parse_level_spec(level)
+    except ValueError as exc:
+        problems.append(f"[serbero].log_level / SERBERO_LOG: {exc}.")
+    return level
+
+
+def _operator_token(environ: Mapping[str, str], name: str,
+                    problems: list[str]) -> Secret | None:
+    reported = len(problems)
     value = _read_secret_env(environ, name, problems)
     if value is not None and len(value) < MIN_OPERATOR_TOKEN_CHARS:
         problems.append(
             f"{name}: too short; use at least {MIN_OPERATOR_TOKEN_CHARS} characters, e.g. the "
             "output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.")
-    if problems:
-        raise ConfigError(problems)
-    return Secret(value) if value else None
+    return Secret(value) if value and len(problems) == reported else None
 
 
 def _read_secret_env(environ: Mapping[str, str], name: str, problems: list[str]) -> str | None:
@@ -416,6 +515,10 @@ def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
                 problems.append(f"{where}.api_key: keys are never read from the file; put it "
                                 "in the environment variable that api_key_env names.")
             continue  # never taken from the file (CFG-9): the key comes from the environment
+        if cls is WebhookEntry and key == "secret":
+            problems.append(f"{where}.secret: never in the file; put the key in an environment "
+                            "variable and name it with secret_env.")
+            continue
         entry_cls = f.metadata.get("entries")
         if entry_cls is not None:
             if not isinstance(value, list):
@@ -425,7 +528,8 @@ def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
             values[key] = tuple(_build(entry_cls, item, f"[[{where.strip('[]')}.{key}]] #{i + 1}",
                                        problems) for i, item in enumerate(value))
             continue
-        expected = type(f.default)
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        expected = type(default)
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             ok = True
@@ -465,7 +569,7 @@ def _parse_toml(path: Path) -> dict[str, Any]:
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the file and the environment; raise ConfigError listing every problem found."""
     env = os.environ if environ is None else environ
-    path = path or config_path(env)
+    path = path or _config_path(env)
     doc = _parse_toml(path)
     settings = from_mapping(doc, env, path=path)
     secret_in_file = isinstance(doc.get("serbero"), dict) and doc["serbero"].get("private_key")
@@ -491,14 +595,12 @@ def from_mapping(
     relays = _relays(arrays["relays"], problems, warnings)
     solvers = _solvers(arrays["solvers"], problems, warnings)
     sections["reasoning"] = _reasoning(sections["reasoning"], env, problems)
+    observers = _observers(arrays["observers"], problems, warnings)
+    _refuse_own_key(serbero_pubkey, solvers, observers, problems)
+    webhooks = _webhooks(arrays["webhooks"], env, problems)
     db_url = _database_url(serbero, env, problems, base=path.parent if path else None)
-    redis = _redis_url(env, problems)
-    fmt = _log_format(env, problems)
-    level = log_level(env) or serbero.log_level
-    try:
-        logs.parse_level_spec(level)
-    except ValueError as exc:
-        problems.append(f"[serbero].log_level / SERBERO_LOG: {exc}.")
+    service = _service(env, problems)
+    level = _log_level(service["env_log_level"] or serbero.log_level, problems)
 
     if problems:
         raise ConfigError(problems)
@@ -515,13 +617,14 @@ def from_mapping(
         chat=sections["chat"],
         escalation=sections["escalation"],
         db_url=db_url,
-        redis_url=redis,
-        redis_namespace=redis_namespace(env),
         log_level=level,
         config_path=path,
         warnings=tuple(warnings),
         mostro=sections["mostro"],
-        log_format=fmt,
+        notifications=sections["notifications"],
+        observers=observers,
+        webhooks=webhooks,
+        **service,
     )
 
 
@@ -616,6 +719,9 @@ def _solvers(entries: list[SolverEntry], problems: list[str],
         if solver.permission not in PERMISSIONS:
             problems.append(f"[[solvers]] #{i + 1}.permission: `{solver.permission}` is not "
                             'allowed; use "read" or "write" (lowercase).')
+        if solver.format and (message := _notice_format(solver.format)):
+            problems.append(f"[[solvers]] #{i + 1}.format: {message} (or leave it out to use "
+                            "[notifications].format).")
         if solver.hex_pubkey is None:
             warnings.append(
                 f"[[solvers]] #{i + 1}.pubkey: `{solver.pubkey}` does not parse; every "
@@ -627,6 +733,70 @@ def _solvers(entries: list[SolverEntry], problems: list[str],
         warnings.append(f"solvers: none of the {len(entries)} configured has a valid pubkey; "
                         "disputes will be recorded but nobody will be told.")
     return tuple(entries)
+
+
+def _observers(entries: list[ObserverEntry], problems: list[str],
+               warnings: list[str]) -> tuple[ObserverEntry, ...]:
+    for i, observer in enumerate(entries):
+        if observer.hex_pubkey is None:
+            warnings.append(
+                f"[[observers]] #{i + 1}.pubkey: `{observer.pubkey}` does not parse; every "
+                "notice to this observer will be recorded as failed (invalid pubkey).")
+    return tuple(entries)
+
+
+def _http_url(url: str) -> bool:
+    try:
+        parsed = urlsplit(url)
+        return parsed.scheme in ("http", "https") and bool(parsed.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+
+
+def _refuse_own_key(serbero_pubkey: str, solvers: tuple[SolverEntry, ...],
+                    observers: tuple[ObserverEntry, ...], problems: list[str]) -> None:
+    """Serbero must not message itself: its own DMs would be read back as Mostro replies."""
+    if not serbero_pubkey:
+        return
+    for table, entries in (("solvers", solvers), ("observers", observers)):
+        for i, entry in enumerate(entries):
+            if entry.hex_pubkey == serbero_pubkey:
+                problems.append(
+                    f"[[{table}]] #{i + 1}.pubkey: `{entry.pubkey}` is Serbero's own key; a "
+                    "message to itself would be read back as a Mostro reply. Use the person's "
+                    "(or the watchdog's) key.")
+
+
+def _webhooks(entries: list[WebhookEntry], env: Mapping[str, str],
+              problems: list[str]) -> tuple[WebhookEntry, ...]:
+    """Each webhook with its name (default `webhook-<n>`) and secret; URLs must be http(s)."""
+    out: list[WebhookEntry] = []
+    names: set[str] = set()
+    for i, hook in enumerate(entries):
+        where = f"[[webhooks]] #{i + 1}"
+        name = hook.name.strip() or f"webhook-{i + 1}"
+        if name in names:
+            problems.append(f"{where}.name: `{name}` is used twice; give each webhook its own.")
+        names.add(name)
+        if not _http_url(hook.url.strip()):
+            problems.append(f"{where}.url: must be an http:// or https:// URL with a host "
+                            f"(webhook `{name}`).")
+        unknown = [e for e in hook.events if e not in WEBHOOK_EVENTS]
+        if unknown or not hook.events:
+            problems.append(f"{where}.events: {', '.join(map(repr, unknown)) or 'empty'}; "
+                            f"choose from {', '.join(WEBHOOK_EVENTS)}.")
+        secret = None
+        if hook.secret_env.strip():
+            reported = len(problems)
+            secret = _read_secret_env(env, hook.secret_env.strip(), problems)
+            if secret is None and len(problems) == reported:
+                variable = hook.secret_env.strip()
+                problems.append(f"{where}.secret_env: `{variable}` is not set; set it (or "
+                                f"`{variable}_FILE`), or drop secret_env to send unsigned.")
+        out.append(dataclasses.replace(hook, name=name, url=hook.url.strip(),
+                                       events=list(dict.fromkeys(hook.events)),
+                                       secret=Secret(secret) if secret else None))
+    return tuple(out)
 
 
 def _with_key(entry: Any, where: str, enabled: bool, env: Mapping[str, str],
@@ -687,7 +857,7 @@ def _database_url(serbero: SerberoSection, env: Mapping[str, str], problems: lis
 
 def _redis_url(env: Mapping[str, str], problems: list[str]) -> str | None:
     """SERBERO_REDIS_URL, checked by the parser redis-py itself uses."""
-    url = redis_url(env)
+    url = _env(env, "SERBERO_REDIS_URL")
     if url is not None:
         from redis.connection import parse_url
 

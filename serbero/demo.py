@@ -40,8 +40,9 @@ def demo_settings(db_path: Path, relay_url: str, serbero: Keys, mostro: str,
                      "renotification_check_interval_seconds": 1,
                      "renotification_max_count": 1},
     }
-    settings = config.from_mapping(doc, {})
-    return settings.replace(redis_url=config.redis_url(), redis_namespace=config.redis_namespace())
+    service = config.load_service()  # the demo uses the Redis of the environment, if any
+    return config.from_mapping(doc, {}).replace(redis_url=service.redis_url,
+                                                redis_namespace=service.redis_namespace)
 
 
 async def run_demo(daemon: Daemon, *, disputes: int = 3, solver_count: int = 2,
@@ -51,12 +52,13 @@ async def run_demo(daemon: Daemon, *, disputes: int = 3, solver_count: int = 2,
     started = time.perf_counter()
 
     def show(inbox: SolverInbox, dm: ReceivedDM) -> None:
-        head, *rest = dm.text.splitlines()
-        dispute = next((line.split(": ")[1][:8] for line in rest if line.startswith("dispute_id")),
-                       "?")
-        fields = ", ".join(line for line in rest if not line.startswith("dispute_id"))
-        echo(f"  [{time.perf_counter() - started:5.2f}s] {inbox.name} ← {dispute}…: {head} "
-             f"({fields})")
+        lines = dm.text.splitlines()
+        dispute = dm.linked_to or next((line.split(": ")[1] for line in lines
+                                        if line.startswith("dispute_id: ")), "?")
+        fields = ", ".join(line for line in lines[1:]
+                           if ": " in line and not line.startswith("dispute_id: "))
+        echo(f"  [{time.perf_counter() - started:5.2f}s] {inbox.name} ← {dispute[:8]}… "
+             f"{dm.subject} ({fields}) [{dm.form}]")
 
     relay, url = await start_relay()
     inboxes = [SolverInbox(name=f"solver-{i + 1}", on_message=show) for i in range(solver_count)]

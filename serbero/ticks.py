@@ -1,17 +1,21 @@
-"""Periodic jobs: their names, how often each runs, and what each does.
+"""Periodic jobs, as one table: each job's name, its period (from the settings), its body, and
+the queue it runs on.
 
-The ticker decides *when* (once per period across the cluster); this module says *what*: each
-job re-derives its work from the database, so a lost or repeated tick costs nothing.
+The ticker decides *when* (once per period across the cluster); this table says *what*: each
+job re-derives its work from the database, so a lost or repeated tick costs nothing, and
+returns its follow-up (what to publish). A new periodic job is one row here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from serbero import outbox
 from serbero.config import Settings
 from serbero.disputes import reminders
 from serbero.escalation import scan as escalation
+from serbero.followup import NOTHING, FollowUp
 from serbero.mostro import daemon as mostro_daemon
 from serbero.runtime import Runtime
 
@@ -21,53 +25,53 @@ OUTBOX_PERIOD_S = 5
 UNNOTIFIED_PERIOD_S = 30
 
 
-def _renotify(rt: Runtime, now: int) -> list[int]:
-    return reminders.renotify_due(now, rt.settings, rt.signer)
+#: Queues a periodic job runs on: `ticks` for scans, `mediation` for a job that calls a model
+#: (it must never wait beside, or delay, notices).
+TICKS, MEDIATION = "ticks", "mediation"
 
 
-def _unnotified(rt: Runtime, now: int) -> list[int]:
-    return reminders.retry_unnotified(now, rt.settings, rt.signer)
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    period_s: Callable[[Settings], int]
+    run: Callable[[Runtime, int], FollowUp]
+    queue: str = TICKS
 
 
-def _outbox(rt: Runtime, now: int) -> list[int]:
-    return outbox.claim_due(now)
-
-
-def _reasoning_health(rt: Runtime, now: int) -> list[int]:
+def _reasoning_health(rt: Runtime, now: int) -> FollowUp:
     """Ping idle model providers so a session reads fresh health before it opens (GAP-15)."""
     from serbero.reasoning import setup
 
     reasoning = setup.current(rt.settings)
     if reasoning is not None:
         reasoning.chain.refresh_health()
-    return []
+    return NOTHING
 
 
-#: Job name → body; each returns the outbox ids to publish.
-JOBS: dict[str, Callable[[Runtime, int], list[int]]] = {
-    "renotify": _renotify,
-    "unnotified": _unnotified,
-    "outbox": _outbox,
-    "escalation": escalation.tick,
-    "mostro_takes": mostro_daemon.sweep,
-    "reasoning_health": _reasoning_health,
-}
-#: Jobs that call a model: they run on the `mediation` queue, never beside notices.
-MEDIATION_JOBS = frozenset({"reasoning_health"})
+JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("renotify", lambda s: s.timeouts.renotification_check_interval_seconds,
+                lambda rt, now: reminders.renotify_due(now, rt.settings, rt.signer)),
+    PeriodicJob("unnotified", lambda s: UNNOTIFIED_PERIOD_S,
+                lambda rt, now: reminders.retry_unnotified(now, rt.settings, rt.signer)),
+    PeriodicJob("outbox", lambda s: OUTBOX_PERIOD_S, lambda rt, now: outbox.claim_due(now)),
+    PeriodicJob("escalation", lambda s: s.escalation.dispatch_interval_seconds, escalation.tick),
+    PeriodicJob("mostro_takes", lambda s: mostro_daemon.SWEEP_PERIOD_S, mostro_daemon.sweep),
+    PeriodicJob("reasoning_health", lambda s: s.reasoning.health_check_interval_seconds,
+                _reasoning_health, queue=MEDIATION),
+)
+_BY_NAME = {job.name: job for job in JOBS}
 
 
 def periods(settings: Settings) -> dict[str, int]:
     """Job name → period in seconds."""
-    return {
-        "renotify": settings.timeouts.renotification_check_interval_seconds,
-        "unnotified": UNNOTIFIED_PERIOD_S,
-        "outbox": OUTBOX_PERIOD_S,
-        "escalation": settings.escalation.dispatch_interval_seconds,
-        "mostro_takes": mostro_daemon.SWEEP_PERIOD_S,
-        "reasoning_health": settings.reasoning.health_check_interval_seconds,
-    }
+    return {job.name: job.period_s(settings) for job in JOBS}
 
 
-def run(name: str, rt: Runtime, now: int) -> list[int]:
+def queue(name: str) -> str:
+    """The queue job `name` runs on."""
+    return _BY_NAME[name].queue
+
+
+def run(name: str, rt: Runtime, now: int) -> FollowUp:
     """Run one periodic job; an unknown name is a programming error, not input."""
-    return JOBS[name](rt, now)
+    return _BY_NAME[name].run(rt, now)

@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,9 @@ def _start_redis() -> tuple[str | None, subprocess.Popen[bytes] | None]:
     return None, None
 
 
-# The broker is chosen when `workers` is first imported, so the environment is set here, at
-# collection time, before any test module imports it.
+# Actors bind to the broker when their module is imported, so this session's broker (its own
+# Redis namespace) is installed here, at collection time, before any test module imports an
+# actor. The environment is set too, for the processes tests start.
 REDIS_URL, _REDIS_PROC = _start_redis()
 NAMESPACE = f"serbero-test-{uuid.uuid4().hex[:8]}"
 os.environ["SERBERO_REDIS_NAMESPACE"] = NAMESPACE
@@ -68,6 +70,16 @@ if REDIS_URL:
 else:
     os.environ.pop("SERBERO_REDIS_URL", None)
 os.environ["dramatiq_worker_timeout"] = "50"
+
+
+def _install_broker() -> None:
+    from serbero.config import ServiceSettings
+    from workers import wiring
+
+    wiring.install(ServiceSettings(redis_url=REDIS_URL, redis_namespace=NAMESPACE))
+
+
+_install_broker()
 
 
 def need(condition: bool, what: str) -> None:
@@ -203,13 +215,22 @@ def serbero_keys() -> Any:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, serbero_keys: Any) -> Callable[..., Any]:
-    """Settings for a test: `make_settings(relays=[url], mostro=pk, solvers=[inbox|str], …)`."""
+def notice_format() -> str:
+    """The form of solver messages in a test's settings; a module that pins the original's
+    NIP-17 texts overrides it with "nip17-original"."""
+    return "mostro-v2"
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, serbero_keys: Any, notice_format: str) -> Callable[..., Any]:
+    """Settings for a test: `make_settings(relays=[url], mostro=pk, solvers=[inbox|str|entry],
+    observers=[inbox|str], webhooks=[entry], env={…}, …)`."""
     from serbero import config
 
     def make(*, relays: list[str] | None = None, mostro: str | None = None,
              solvers: list[Any] = (), timeouts: dict[str, Any] | None = None,
-             db_url: str | None = None) -> Any:
+             db_url: str | None = None, observers: list[Any] = (),
+             webhooks: list[dict[str, Any]] = (), env: dict[str, str] | None = None) -> Any:
         from nostr_sdk import Keys
 
         doc = {
@@ -217,13 +238,17 @@ def make_settings(tmp_path: Path, serbero_keys: Any) -> Callable[..., Any]:
                         "db_path": str(tmp_path / "serbero.db")},
             "mostro": {"pubkey": mostro or Keys.generate().public_key().to_hex()},
             "relays": [{"url": u} for u in (relays or ["ws://127.0.0.1:9"])],
-            "solvers": [{"pubkey": s if isinstance(s, str) else s.pubkey,
+            "solvers": [s if isinstance(s, dict) else
+                        {"pubkey": s if isinstance(s, str) else s.pubkey,
                          "permission": "write" if i == 0 else "read"}
                         for i, s in enumerate(solvers)],
             "timeouts": timeouts or {},
+            "notifications": {"format": notice_format},
+            "observers": [{"pubkey": o if isinstance(o, str) else o.pubkey} for o in observers],
+            "webhooks": list(webhooks),
         }
-        env = {"SERBERO_DB_URL": db_url} if db_url else {}
-        return config.from_mapping(doc, env).replace(
+        environ = {**(env or {}), **({"SERBERO_DB_URL": db_url} if db_url else {})}
+        return config.from_mapping(doc, environ).replace(
             redis_url=REDIS_URL, redis_namespace=NAMESPACE)
     return make
 
@@ -262,23 +287,33 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     database.close()
 
 
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """The URL of an empty PostgreSQL schema of its own, dropped afterwards."""
+    from serbero.db import open_database
+
+    need(_answers("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = open_database(PG_URL, bind=False)
+    admin.execute_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
 @pytest.fixture
 def pg_db() -> Iterator[Any]:
     """A migrated PostgreSQL schema of its own, dropped afterwards."""
     from serbero.db import migrate, open_database
 
-    need(_answers("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    admin = open_database(PG_URL, bind=False)
-    admin.execute_sql(f"CREATE SCHEMA {schema}")
-    database = open_database(url)
-    migrate(database)
-    database.url = database.pg_url = url
-    yield database
-    database.close()
-    admin.execute_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.close()
+    with pg_schema() as url:
+        database = open_database(url)
+        migrate(database)
+        database.url = database.pg_url = url
+        yield database
+        database.close()
 
 
 # ---------------------------------------------------------------- broker and workers
@@ -325,11 +360,12 @@ def private_redis() -> Iterator[PrivateRedis]:
 @pytest.fixture
 def broker(redis_client: Any) -> Iterator[Any]:
     """The project's Redis broker, emptied before and after the test."""
-    import workers
+    from workers import wiring
 
-    workers.broker.flush_all()
-    yield workers.broker
-    workers.broker.flush_all()
+    installed = wiring.broker()
+    installed.flush_all()
+    yield installed
+    installed.flush_all()
 
 
 @pytest.fixture
@@ -338,19 +374,20 @@ def make_runtime(make_settings: Callable[..., Any], backend: str, db: Any, relay
     """`make_runtime(solvers=[...], timeouts={...})`: Serbero's runtime on the test relay,
     installed for actors; closed at the end of the test."""
     from serbero.runtime import Runtime
-    from workers.context import install
+    from workers.wiring import install_runtime
 
     opened = []
 
     def make(*, solvers: list[Any], timeouts: dict[str, Any] | None = None,
-             relays: list[str] | None = None) -> Any:
+             relays: list[str] | None = None, **more: Any) -> Any:
         rt = Runtime.open(make_settings(relays=relays or [relay], mostro=mostro.pubkey,
-                                        solvers=solvers, timeouts=timeouts, db_url=db.url))
-        install(rt)
+                                        solvers=solvers, timeouts=timeouts, db_url=db.url,
+                                        **more))
+        install_runtime(rt)
         opened.append(rt)
         return rt
     yield make
-    install(None)
+    install_runtime(None)
     for rt in opened:
         rt.relay.close()
 
@@ -359,6 +396,13 @@ def make_runtime(make_settings: Callable[..., Any], backend: str, db: Any, relay
 def runtime(make_runtime: Callable[..., Any], solver_ana: Any, solver_bo: Any) -> Any:
     """Serbero's runtime with Ana (write) and Bo (read) as solvers."""
     return make_runtime(solvers=[solver_ana, solver_bo])
+
+
+def via(relays: Any) -> dict[str, Any]:
+    """The outbox's channels with `relays` (the bridge, or a test double) as the nostr one."""
+    from serbero.outbox.nostr import NostrChannel
+
+    return {"nostr": NostrChannel(relays)}
 
 
 class OneAtATime:
@@ -393,17 +437,17 @@ class Driver:
         self.publish(result.outbox_ids, now)
         return result
 
-    def publish(self, outbox_ids: list[int], now: int | None = None) -> list[str]:
+    def publish(self, outbox_ids: Any, now: int | None = None) -> list[str]:
         from serbero import clock, outbox
 
         now = clock.now() if now is None else now
-        return [outbox.publish(i, relay=self.rt.relay, settings=self.rt.settings, now=now)
+        return [outbox.publish(i, channels=self.rt.channels, settings=self.rt.settings, now=now)
                 for i in outbox_ids]
 
     def tick(self, name: str, now: int) -> list[int]:
         from serbero import ticks
 
-        ids = ticks.run(name, self.rt, now)
+        ids = list(ticks.run(name, self.rt, now).outbox_ids)
         self.publish(ids, now)
         return ids
 

@@ -1,10 +1,4 @@
-"""dramatiq entry point: `dramatiq workers` (or `serbero worker`) imports this package, which
-configures the broker and declares the actors on it."""
-
-from serbero.nostr import bindings
-from workers import actors, escalation, mediation
-from workers.broker import broker
-
-bindings.apply()  # worker processes started by plain `dramatiq workers` get it too
-
-__all__ = ["actors", "broker", "escalation", "mediation"]
+"""dramatiq's side of Serbero: the broker (`broker.py`), the actors (thin wrappers over
+`serbero/`), and the wiring of every process (`wiring.py`). Importing this package does
+nothing; `dramatiq workers.wiring:boot` (or `serbero worker`) builds the broker from the
+configuration and declares the actors on it."""

@@ -1,5 +1,6 @@
-"""The actors: each decodes its message, calls one `serbero` function and enqueues follow-ups.
-Each names its broker, so import order can never bind it to dramatiq's default one.
+"""The actors of the `events`, `notify`, `webhooks` and `ticks` queues: each decodes its
+message, calls one `serbero` function and hands the follow-up to `wiring.follow_up`. Each names
+the installed broker, so import order can never bind it to dramatiq's default one.
 
 Messages carry only raw event JSON (on `events`) or natural keys, never objects or secrets.
 """
@@ -8,44 +9,48 @@ from __future__ import annotations
 
 import dramatiq
 
-from serbero import clock, outbox, ticks
+from serbero import clock, ticks
 from serbero.disputes import ingest
 from serbero.mostro import daemon as mostro_daemon
-from workers.broker import broker
-from workers.context import runtime
+from workers import wiring
+from workers.wiring import follow_up, runtime
 
-QUEUES = ("events", "notify", "ticks")
+#: Options of a job that dramatiq retries when it raises (a database error, say): up to eight
+#: times, backing off from half a second to a minute; each attempt may run a minute.
+RETRIED = {"max_retries": 8, "min_backoff": 500, "max_backoff": 60_000, "time_limit": 60_000}
 
 
-@dramatiq.actor(broker=broker, queue_name="events", max_retries=8, min_backoff=500,
-                max_backoff=60_000, time_limit=60_000)
+@dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)
 def ingest_dispute_event(event_json: str) -> None:
     """Apply one Mostro dispute event, then publish the notices it wrote, right here: one queue
     hop less per notice. A notice that fails stays in the outbox, whose tick retries it."""
     rt = runtime()
-    result = ingest.ingest(event_json, settings=rt.settings, signer=rt.signer, now=clock.now())
-    outbox.publish_many(result.outbox_ids, relay=rt.relay, settings=rt.settings,
-                        now=clock.now(), signed=result.signed)
+    follow_up(ingest.ingest(event_json, settings=rt.settings, signer=rt.signer,
+                            now=clock.now()), inline=True)
 
 
-@dramatiq.actor(broker=broker, queue_name="events", max_retries=8, min_backoff=500,
-                max_backoff=60_000, time_limit=60_000)
+@dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)
 def ingest_mostro_event(event_json: str) -> None:
     """Record the node's info event, or match a reply to Serbero's take request."""
     rt = runtime()
-    mostro_daemon.handle(event_json, settings=rt.settings, signer=rt.signer, now=clock.now())
+    follow_up(mostro_daemon.handle(event_json, settings=rt.settings, signer=rt.signer,
+                                   now=clock.now()))
 
 
-@dramatiq.actor(broker=broker, queue_name="notify", max_retries=8, min_backoff=500,
-                max_backoff=60_000, time_limit=60_000)
+@dramatiq.actor(broker=wiring.broker(), queue_name="notify", **RETRIED)
 def publish_outbox_row(row_id: int) -> None:
     """Publish one stored, already-signed event; relay failures are recorded on the row."""
-    rt = runtime()
-    outbox.publish(row_id, relay=rt.relay, settings=rt.settings, now=clock.now())
+    wiring.publish(row_id)
 
 
-@dramatiq.actor(broker=broker, queue_name="ticks", max_retries=0, time_limit=300_000)
+@dramatiq.actor(broker=wiring.broker(), queue_name="webhooks", **RETRIED)
+def publish_webhook_row(row_id: int) -> None:
+    """POST one stored webhook notice, on a queue of its own: a webhook that hangs delays no
+    DM. Failures are recorded on the row and retried by the outbox tick."""
+    wiring.publish(row_id)
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name="ticks", max_retries=0, time_limit=300_000)
 def run_tick(name: str, bucket: int) -> None:
     """One periodic job for one time bucket; its work comes from the database."""
-    for row_id in ticks.run(name, runtime(), clock.now()):
-        publish_outbox_row.send(row_id)
+    follow_up(ticks.run(name, runtime(), clock.now()))

@@ -1,5 +1,6 @@
-"""The dramatiq broker: Redis when SERBERO_REDIS_URL is set, otherwise an in-process stub broker
-for `serbero run` (the embedded broker). Imported before any actor module."""
+"""The dramatiq broker, built from the settings by `build`: Redis when a Redis URL is
+configured, otherwise an in-process stub broker for `serbero run` (the embedded broker). Nothing
+here runs at import; `workers.wiring.install` builds the process's one broker."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Retries, ShutdownNotifications, TimeLimit
 
-from serbero import config
+from serbero.config import ServiceSettings
 
 #: Longest an idle consumer waits between Redis polls, in milliseconds. dramatiq's default of
 #: 1000 ms adds up to a second of latency per queue hop; 100 ms costs ~20 cheap calls/s.
@@ -35,37 +36,15 @@ def middleware() -> list[dramatiq.Middleware]:
     return [AgeLimit(), TimeLimit(), ShutdownNotifications(), Retries()]
 
 
-def build(redis_url: str | None, namespace: str) -> dramatiq.Broker:
-    if redis_url:
+def build(settings: ServiceSettings) -> dramatiq.Broker:
+    """The broker `settings` describe: Redis (its namespace prefixing every key) or embedded."""
+    if settings.redis_url:
         # Timeouts: a Redis that stops answering must fail an enqueue, not freeze the listener.
-        pool = redis.ConnectionPool.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S,
+        pool = redis.ConnectionPool.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
                                              socket_connect_timeout=REDIS_TIMEOUT_S)
-        return SerberoRedisBroker(client=redis.Redis(connection_pool=pool), namespace=namespace,
+        return SerberoRedisBroker(client=redis.Redis(connection_pool=pool),
+                                  namespace=settings.redis_namespace,
                                   heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
                                   maintenance_chance=MAINTENANCE_CHANCE,
                                   middleware=middleware())
     return StubBroker(middleware=middleware())
-
-
-broker = build(config.redis_url(), config.redis_namespace())
-dramatiq.set_broker(broker)
-
-
-def is_embedded() -> bool:
-    return isinstance(broker, StubBroker)
-
-
-class OpenRuntimeAtBoot(dramatiq.Middleware):
-    """Middleware that prepares a worker process when it boots: logging as configured, the
-    database, and the relay connections, so the first job does not pay for connecting."""
-
-    def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        from serbero import logs
-        from workers.context import runtime
-
-        rt = runtime()
-        logs.setup(rt.settings.log_level, rt.settings.log_format)
-        rt.relay.start()
-
-
-broker.add_middleware(OpenRuntimeAtBoot())

@@ -1,28 +1,24 @@
-"""The dramatiq dashboard of this deployment: every actor module is imported so that every
-queue, idle ones included, is declared on the broker the dashboard lists; the vendored
-DashboardApp serves it, with Serbero's token gate in front (the dashboard has none)."""
+"""The dramatiq dashboard of this deployment: every actor is declared on the installed broker
+(so every queue, idle ones included, is listed); the vendored DashboardApp serves it, with
+Serbero's token gate in front (the dashboard has none)."""
 
 from __future__ import annotations
 
 import html
-import importlib
 import logging
-import pkgutil
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
 
-import workers
-from serbero.config import Secret, redact_url, redis_url
+from serbero.config import Secret, redact_url
 from serbero.errors import ConfigError
 from serbero.ops.http import WSGIApp, guarded
+from workers import wiring
 from workers._vendor.dramatiq_dashboard import DashboardApp
-from workers.broker import HEARTBEAT_TIMEOUT_MS, broker, is_embedded
+from workers.broker import HEARTBEAT_TIMEOUT_MS
 
-#: Modules of this package that declare no actors; every other one is imported.
-NOT_ACTOR_MODULES = frozenset({"broker", "context", "dashboard", "embedded"})
 #: A broker silent longer than this is presumed dead by dramatiq, so not counted alive (s).
 ALIVE_WITHIN_S = HEARTBEAT_TIMEOUT_MS / 1000
 REALM = "serbero dashboard"
@@ -30,29 +26,24 @@ REALM = "serbero dashboard"
 log = logging.getLogger(__name__)
 
 
-def declare_all_actors() -> None:
-    """Import every actor module of `workers`, declaring its queues on the broker."""
-    for info in pkgutil.iter_modules(workers.__path__):
-        if not info.name.startswith("_") and info.name not in NOT_ACTOR_MODULES:
-            importlib.import_module(f"{workers.__name__}.{info.name}")
-
-
 def deployment_queues() -> list[str]:
     """The names of every queue this deployment's actors use."""
-    declare_all_actors()
-    return sorted(q for q in broker.get_declared_queues() if not q.endswith((".DQ", ".XQ")))
+    wiring.declare_all_actors()
+    return sorted(q for q in wiring.broker().get_declared_queues()
+                  if not q.endswith((".DQ", ".XQ")))
 
 
-def dashboard_app(token: Secret | None) -> WSGIApp:
-    """The dashboard as a WSGI app behind the token (none: open, for loopback only)."""
-    if is_embedded():
+def dashboard_app(token: Secret | None, redis_url: str) -> WSGIApp:
+    """The dashboard as a WSGI app behind the token (none: open, for loopback only), on the
+    installed broker, whose Redis is at `redis_url` (named, redacted, when it does not answer)."""
+    if wiring.is_embedded():
         raise ConfigError([
             "SERBERO_REDIS_URL: not set. The dashboard shows the queues workers share in Redis; "
             "the embedded broker of `serbero run` keeps them in memory. Set it to the Redis the "
             "workers use (e.g. redis://127.0.0.1:6379/0)."])
-    declare_all_actors()
-    app = while_redis_answers(DashboardApp(broker=broker, prefix=""),
-                              redact_url(redis_url() or ""))
+    wiring.declare_all_actors()
+    app = while_redis_answers(DashboardApp(broker=wiring.broker(), prefix=""),
+                              redact_url(redis_url))
     return guarded(app, token, realm=REALM)
 
 

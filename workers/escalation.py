@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import dramatiq
 
-from serbero import clock, outbox
-from serbero.escalation import dispatch, retry
-from workers.broker import broker
-from workers.context import runtime
+from serbero import clock
+from serbero.escalation import dispatch
+from workers import wiring
+from workers.actors import RETRIED
+from workers.wiring import follow_up, runtime
 
 QUEUE = "escalation"
 
 
-@dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=8, min_backoff=500, max_backoff=60_000,
-                time_limit=60_000)
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, **RETRIED)
 def dispatch_handoff(handoff_id: int) -> None:
     """Route one handoff and write its DMs (manual escalation); a repeat is a no-op."""
     rt = runtime()
@@ -24,8 +24,7 @@ def dispatch_handoff(handoff_id: int) -> None:
                                     now=clock.now()))
 
 
-@dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=8, min_backoff=500, max_backoff=60_000,
-                time_limit=60_000)
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, **RETRIED)
 def redispatch_handoff(handoff_id: int, token: str) -> None:
     """Delayed re-dispatch after a failed send; a stale token means it already moved on."""
     rt = runtime()
@@ -33,21 +32,8 @@ def redispatch_handoff(handoff_id: int, token: str) -> None:
                                     now=clock.now(), token=token))
 
 
-@dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=8, min_backoff=500, max_backoff=60_000,
-                time_limit=60_000)
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, **RETRIED)
 def publish_handoff_dm(row_id: int) -> None:
-    """Publish one signed handoff DM; if that ended its attempt, schedule the re-dispatch."""
-    rt = runtime()
-    status = outbox.publish(row_id, relay=rt.relay, settings=rt.settings, now=clock.now())
-    if status == outbox.FAILED and (again := retry.scheduled_for_dm(row_id)):
-        redispatch_handoff.send_with_options(args=(again.handoff_id, again.token),
-                                             delay=again.delay_ms(clock.now()))
-
-
-def follow_up(outcome: dispatch.Outcome) -> None:
-    """After commit: publish the handoff's DMs, and schedule its retry if it needs one."""
-    for row_id in outcome.outbox_ids:
-        publish_handoff_dm.send(row_id)
-    if outcome.retry is not None:
-        redispatch_handoff.send_with_options(args=(outcome.retry.handoff_id, outcome.retry.token),
-                                             delay=outcome.retry.delay_ms(clock.now()))
+    """Publish one signed handoff DM; if that ended its attempt, its follow-up schedules the
+    re-dispatch."""
+    wiring.publish(row_id)

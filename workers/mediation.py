@@ -11,25 +11,25 @@ from serbero import clock, ticks
 from serbero.mediation import check
 from serbero.reasoning import setup
 from serbero.reasoning.limits import MEDIATION_JOB_LIMIT_S
-from workers import actors
-from workers.broker import broker
-from workers.context import runtime
+from workers import wiring
+from workers.wiring import follow_up, runtime
 
-QUEUE = "mediation"
+QUEUE = ticks.MEDIATION
 #: The chain's worst case plus time for the database writes around it (ms).
 TIME_LIMIT_MS = (MEDIATION_JOB_LIMIT_S + 60) * 1000
 #: A check makes two calls per provider (health, then a classification).
 CHECK_TIME_LIMIT_MS = (2 * MEDIATION_JOB_LIMIT_S + 60) * 1000
 
 
-@dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0, time_limit=TIME_LIMIT_MS)
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, max_retries=0,
+                time_limit=TIME_LIMIT_MS)
 def run_mediation_tick(name: str, bucket: int) -> None:
     """A periodic job that calls a model (the background health check), once per bucket."""
-    for row_id in ticks.run(name, runtime(), clock.now()):
-        actors.publish_outbox_row.send(row_id)
+    follow_up(ticks.run(name, runtime(), clock.now()))
 
 
-@dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0, time_limit=CHECK_TIME_LIMIT_MS)
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, max_retries=0,
+                time_limit=CHECK_TIME_LIMIT_MS)
 def run_reasoning_check(check_id: str) -> None:
     """`serbero reasoning check --on-worker`: check every provider from this worker, record the
     report under `check_id` for the command to read."""
@@ -44,4 +44,4 @@ class BringUpAtBoot(dramatiq.Middleware):
         setup.current(runtime().settings)
 
 
-broker.add_middleware(BringUpAtBoot())
+wiring.broker().add_middleware(BringUpAtBoot())

@@ -105,10 +105,10 @@ def _enqueue(handoff_id: int, settings: Any) -> str:
     if not settings.redis_url:
         return (f"no SERBERO_REDIS_URL: `serbero run` dispatches it within {interval} s "
                 "(its dispatcher scan).")
-    from workers import escalation as jobs
+    from workers import wiring
 
     try:
-        jobs.dispatch_handoff.send(handoff_id)
+        wiring.install(settings).get_actor("dispatch_handoff").send(handoff_id)
     except Exception as exc:  # the handoff is committed; the scan is the safety net
         return (f"could not enqueue the dispatch ({type(exc).__name__}); the dispatcher's "
                 f"scan sends it within {interval} s.")

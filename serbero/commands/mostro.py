@@ -49,7 +49,7 @@ def info_command(config_path: Path | None, timeout_s: float) -> None:
     Example:
         serbero mostro info -c config.toml
     """
-    from serbero.mostro import info
+    from serbero.mostro import info, protocols
 
     settings = load_settings(config_path)
     node, relays = asyncio.run(_fetch(settings.relays, settings.mostro_pubkey, timeout_s))
@@ -58,9 +58,9 @@ def info_command(config_path: Path | None, timeout_s: float) -> None:
             f"no info event (kind 38385) from {settings.mostro_pubkey} on "
             f"{len(settings.relays)} relay(s) within {timeout_s:g}s; check [mostro].pubkey "
             "and that these relays carry the node.")
-    wire = "kind 14, NIP-44" if node.transport == "v2" else "gift wrap"
-    version = ("absent: gift wrap (v1) assumed" if node.protocol_version is None
-               else f"{node.protocol_version} ({wire})")
+    wire = protocols.announced(node.protocol_version)
+    version = (f"absent: {wire.wire} ({wire.name}) assumed" if node.protocol_version is None
+               else f"{node.protocol_version} ({wire.wire})")
     rows = [("node", node.node_pubkey),
             ("info event", f"{node.event_id} ({_when(node.created_at)})"),
             ("mostro version", node.mostro_version or "not announced"),

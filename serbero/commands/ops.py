@@ -15,8 +15,7 @@ from typing import Any
 import click
 
 from serbero import config, logs
-from serbero.cli import cli, config_option, domain_errors, load_settings, open_db
-from serbero.errors import ConfigError
+from serbero.cli import cli, config_option, domain_errors, load_settings, needs_redis, open_db
 from serbero.ops.http import Endpoint, bind, guarded, require_token_off_loopback
 
 DEFAULT_DASHBOARD_PORT = 8089
@@ -51,8 +50,10 @@ def _queues(settings: config.Settings) -> tuple[list[str], float]:
     """The deployment's queue names and the heartbeat age under which a broker is alive."""
     if not settings.redis_url:
         return [], EMBEDDED_ALIVE_WITHIN_S
+    from workers import wiring
     from workers.dashboard import ALIVE_WITHIN_S, deployment_queues
 
+    wiring.install(settings)
     return deployment_queues(), ALIVE_WITHIN_S
 
 
@@ -72,19 +73,20 @@ def dashboard(host: str, port: int) -> None:
         export SERBERO_DASHBOARD_TOKEN=$(openssl rand -hex 32)
         serbero dashboard --port 8089    # then open http://127.0.0.1:8089/
     """
-    logs.setup(config.log_level() or "info", config.log_format())
-    token = config.dashboard_token()
+    service = config.load_service()
+    logs.setup(service.log_level, service.log_format)
+    token = service.dashboard_token
     require_token_off_loopback(host, token, env_name="SERBERO_DASHBOARD_TOKEN",
                                what="the dashboard, which can requeue and delete jobs,")
-    if not config.redis_url():
-        raise ConfigError([
-            "SERBERO_REDIS_URL: not set. The dashboard shows the queues workers share in Redis "
-            "(the embedded broker of `serbero run` keeps them in memory); set it to the Redis "
-            "the workers use, e.g. redis://127.0.0.1:6379/0."])
+    needs_redis(service, "dashboard", "shows the queues workers share in Redis (the embedded "
+                "broker of `serbero run` keeps them in memory)")
     sock = bind(host, port)
+    from workers import wiring
     from workers.dashboard import dashboard_app
 
-    endpoint = Endpoint(dashboard_app(token), sock, name="serbero-dashboard")
+    wiring.install(service)
+
+    endpoint = Endpoint(dashboard_app(token, service.redis_url), sock, name="serbero-dashboard")
     guard = "token required" if token else "no token set: anyone on this host can use it"
     _serve(endpoint, "dashboard", f"http://{host}:{endpoint.port}/ ({guard})")
 
@@ -136,11 +138,11 @@ def metrics(config_path: Path | None, host: str, port: int) -> None:
     """
     from serbero.ops.prometheus import SerberoCollector, metrics_app
 
-    logs.setup(config.log_level() or "info", config.log_format())
-    token = config.metrics_token()
+    settings = load_settings(config_path)
+    logs.setup(settings.log_level, settings.log_format)
+    token = settings.metrics_token
     require_token_off_loopback(host, token, env_name="SERBERO_METRICS_TOKEN",
                                what="the metrics endpoint")
-    settings = load_settings(config_path)
     sock = bind(host, port)
     open_db(settings, create=False, upgrade=False)
     names, alive_within_s = _queues(settings)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from serbero.cli import _require_redis, cli, config_option, domain_errors, load_settings, open_db
+from serbero.cli import cli, config_option, domain_errors, load_settings, needs_redis, open_db
 
 if TYPE_CHECKING:
     from serbero.mediation.check import ProviderCheck
@@ -84,12 +84,12 @@ def check_command(config_path: Path | None, on_worker: bool, timeout_s: float) -
 
     if on_worker:
         settings = load_settings(config_path)
-        _require_redis(settings, "reasoning check --on-worker")
+        needs_redis(settings, "reasoning check --on-worker")
         open_db(settings)
-        from workers import mediation as jobs
+        from workers import wiring
 
         check_id = uuid.uuid4().hex
-        jobs.run_reasoning_check.send(check_id)
+        wiring.install(settings).get_actor("run_reasoning_check").send(check_id)
         click.echo(f"check {check_id} enqueued on the mediation queue; waiting for a worker")
         deadline = time.monotonic() + timeout_s
         while (report := check.recorded(check_id)) is None:

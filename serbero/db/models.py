@@ -54,20 +54,24 @@ class Dispute(BaseModel):
 
 
 class Outbox(BaseModel):
-    """A signed event waiting to be published, or the record of its publication.
+    """Something to send through a channel, waiting or the record of its sending.
 
-    The event is signed once; every retry publishes the same JSON, so relays and recipients
-    deduplicate it by id.
+    It is made once (a Nostr event signed once, a webhook body and its idempotency key); every
+    retry sends the same bytes, so relays and receivers deduplicate it by `message_id`.
     """
 
     id = AutoField()
-    kind = TextField()
-    #: What the row is for, as its kind reads it (a solver DM's notif_type).
-    purpose = TextField(null=True)
+    #: Which channel sends it (`serbero.outbox.channels`): nostr, webhook.
+    channel = TextField(default="nostr")
+    #: Whose hooks follow the outcome (`serbero.outbox.purposes`): solver_dm, handoff_dm, …
+    purpose = TextField()
+    #: What the notice says, as its purpose reads it (a solver notice's notif_type).
+    notice_type = TextField(null=True)
     dispute = ForeignKeyField(Dispute, column_name="dispute_id", null=True, backref="outbox")
+    #: A hex pubkey (nostr) or a webhook's name.
     recipient = TextField()
-    event_id = TextField(unique=True)
-    event_json = TextField()
+    message_id = TextField(unique=True)
+    body = TextField()
     status = TextField(default="pending")
     attempts = IntegerField(default=0)
     last_error = TextField(null=True)
@@ -76,7 +80,8 @@ class Outbox(BaseModel):
     sent_at = BigIntegerField(null=True)
     created_at_ms = BigIntegerField(null=True)
     sent_at_ms = BigIntegerField(null=True)
-    relays = TextField(null=True)
+    #: JSON list of the relays (or the webhook) that accepted it.
+    accepted_by = TextField(null=True)
 
     class Meta:
         table_name = "outbox"

@@ -9,34 +9,37 @@ the same event from two relays or two workers racing on it have the effect of on
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from nostr_sdk import Event, Keys
+from nostr_sdk import Keys
 
-from serbero import clock
+from serbero import clock, rejections
 from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import Dispute, ProcessedInput, Transition, audit
 from serbero.disputes import lifecycle, notices, notify
 from serbero.disputes.events import DisputeEvent, parse_dispute_event
+from serbero.disputes.relevance import RELEVANT_IN
 from serbero.disputes.reminders import INITIAL_RETRY_BASE_S
 from serbero.errors import EventRejected
-from serbero.ops import counters
+from serbero.followup import NOTHING, FollowUp
 
 log = logging.getLogger(__name__)
 
 INPUT_KIND = "dispute_event"
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    """What applying an event did, and which outbox rows to publish after commit."""
+@dataclass(frozen=True, kw_only=True)
+class IngestResult(FollowUp):
+    """What applying an event did, and what to publish after commit."""
 
     outcome: str
     dispute_id: str | None = None
-    outbox_ids: list[int] = field(default_factory=list)
-    #: The events behind `outbox_ids` that are still in memory, by event id (for publishing).
-    signed: dict[str, Event] = field(default_factory=dict)
+
+
+def _result(outcome: str, dispute_id: str | None = None,
+            follow_up: FollowUp = NOTHING) -> IngestResult:
+    return IngestResult(outcome=outcome, dispute_id=dispute_id, **follow_up.parts())
 
 
 def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestResult:
@@ -44,10 +47,10 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
     try:
         event = parse_dispute_event(raw, mostro_pubkey=settings.mostro_pubkey, now=now)
     except EventRejected as rejected:
-        counters.count_rejection(settings, rejected.reason)
+        rejections.count(settings, rejected.reason)
         log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
                                                      "detail": rejected.detail})
-        return IngestResult(f"rejected:{rejected.reason}")
+        return _result(f"rejected:{rejected.reason}")
     signed = _sign_initial_notices(event, settings, signer, now)
     try:
         with database.atomic():
@@ -61,7 +64,7 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
     except _AlreadyApplied:
         log.debug("duplicate_skip: event already processed", extra={
             "event_id": event.event_id, "dispute_id": event.dispute_id})
-        return IngestResult("duplicate_event", event.dispute_id)
+        return _result("duplicate_event", event.dispute_id)
     return result
 
 
@@ -70,14 +73,14 @@ class _AlreadyApplied(Exception):
 
 
 def _sign_initial_notices(event: DisputeEvent, settings: Settings, signer: Keys,
-                          now: int) -> dict[str, Event] | None:
+                          now: int) -> notify.Signed | None:
     """Sign an opening dispute's initial notices before the transaction takes the write lock:
     signing is the slowest step, and other workers can write meanwhile. (A replayed opening
     wastes its signatures; the listener keeps replays rare.)"""
     if event.status != "initiated":
         return None
-    return notify.sign(_as_recorded(event), notices.INITIAL, solvers=settings.solvers,
-                       signer=signer, now=now)
+    return notify.sign(_as_recorded(event), notices.INITIAL, settings=settings, signer=signer,
+                       now=now)
 
 
 def _as_recorded(event: DisputeEvent) -> Dispute:
@@ -88,25 +91,23 @@ def _as_recorded(event: DisputeEvent) -> Dispute:
 
 
 def _apply(event: DisputeEvent, settings: Settings, signer: Keys, now: int,
-           signed: dict[str, Event] | None) -> IngestResult:
+           signed: notify.Signed | None) -> IngestResult:
     created = _insert_if_new(event, now)
     if event.status == "initiated":
         if not created:
             _advance_revision(event)
             log.debug("duplicate_skip: dispute already recorded",
                       extra={"dispute_id": event.dispute_id})
-            return IngestResult("duplicate_dispute", event.dispute_id)
+            return _result("duplicate_dispute", event.dispute_id)
         log.info("detected new dispute", extra={"dispute_id": event.dispute_id,
                                                  "initiator": event.initiator})
-        outbox_ids = notify.fan_out(_as_recorded(event), notices.INITIAL,
-                                    solvers=settings.solvers, signer=signer, now=now,
-                                    signed=signed)
-        return IngestResult("detected", event.dispute_id, outbox_ids,
-                            {e.id().to_hex(): e for e in (signed or {}).values()})
+        return _result("detected", event.dispute_id, notify.fan_out(
+            _as_recorded(event), notices.INITIAL, settings=settings, signer=signer, now=now,
+            signed=signed))
     if not created and not _advance_revision(event):
         log.info("stale_revision_ignored", extra={
             "dispute_id": event.dispute_id, "status": event.status, "event_id": event.event_id})
-        return IngestResult("stale_revision", event.dispute_id)
+        return _result("stale_revision", event.dispute_id)
     if event.is_terminal:
         return _resolve(event, settings, signer, now, announce=not created)
     return _take(event, settings, signer, now)
@@ -150,16 +151,16 @@ def _take(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> In
                                 next_notify_at=None)
     if left is None:
         if not _retaken(event):
-            return IngestResult("already_taken", event.dispute_id)
+            return _result("already_taken", event.dispute_id)
         audit("assignment_changed", dispute_id=event.dispute_id, at=now,
               solver=event.solver or "unknown", event_id=event.event_id)
         log.info("assignment_changed", extra={"dispute_id": event.dispute_id})
-        return IngestResult("reassigned", event.dispute_id,
-                            _notify(event.dispute_id, notices.ASSIGNMENT, settings, signer, now))
+        return _result("reassigned", event.dispute_id, _notify(
+            event.dispute_id, notices.ASSIGNMENT, settings, signer, now, takeover=True))
     log.info("assignment_detected", extra={"dispute_id": event.dispute_id,
                                            "assigned_solver": event.solver or "unknown"})
-    return IngestResult("taken", event.dispute_id,
-                        _notify(event.dispute_id, notices.ASSIGNMENT, settings, signer, now))
+    return _result("taken", event.dispute_id,
+                   _notify(event.dispute_id, notices.ASSIGNMENT, settings, signer, now))
 
 
 def _retaken(event: DisputeEvent) -> bool:
@@ -169,7 +170,7 @@ def _retaken(event: DisputeEvent) -> bool:
     counts; with one, only a change of solver does. Reached once per revision (the revision
     update before it is conditional)."""
     taken = ((Dispute.dispute_id == event.dispute_id)
-             & Dispute.lifecycle_state.in_(notify.RELEVANT_IN[notices.ASSIGNMENT]))
+             & Dispute.lifecycle_state.in_(RELEVANT_IN[notices.ASSIGNMENT]))
     if event.solver is None:
         return Dispute.select().where(taken).exists()
     changed = Dispute.assigned_solver.is_null() | (Dispute.assigned_solver != event.solver)
@@ -182,15 +183,16 @@ def _resolve(event: DisputeEvent, settings: Settings, signer: Keys, now: int, *,
                                 trigger="dispute_resolved_externally", at=now,
                                 next_renotify_at=None, next_notify_at=None)
     if left is None:
-        return IngestResult("already_resolved", event.dispute_id)
+        return _result("already_resolved", event.dispute_id)
     log.info("dispute_resolved_externally", extra={"dispute_id": event.dispute_id,
                                                    "status": event.status})
-    outbox_ids = _notify(event.dispute_id, notices.RESOLUTION, settings, signer, now) \
-        if announce else []
-    return IngestResult("resolved", event.dispute_id, outbox_ids)
+    follow_up = _notify(event.dispute_id, notices.RESOLUTION, settings, signer, now) \
+        if announce else NOTHING
+    return _result("resolved", event.dispute_id, follow_up)
 
 
-def _notify(dispute_id: str, notif_type: str, settings: Settings, signer: Keys,
-            now: int) -> list[int]:
+def _notify(dispute_id: str, notif_type: str, settings: Settings, signer: Keys, now: int, *,
+            takeover: bool = False) -> FollowUp:
     dispute = Dispute.get_by_id(dispute_id)
-    return notify.fan_out(dispute, notif_type, solvers=settings.solvers, signer=signer, now=now)
+    return notify.fan_out(dispute, notif_type, settings=settings, signer=signer, now=now,
+                          takeover=takeover)

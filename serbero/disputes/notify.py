@@ -1,39 +1,36 @@
-"""Solver notifications: writing one notice per solver into the outbox, and what happens to the
-dispute when a notice is published, refused, or no longer worth sending.
+"""Solver notices: writing one notice per solver (each in its configured form) and the copies for
+observers and webhooks into the outbox, and what happens to the dispute when a notice is
+published, refused, or no longer worth sending.
 
-`fan_out` runs inside the transaction of the state change that caused the notices. The hooks at
-the bottom are the `solver_dm` outbox kind, called by `serbero.outbox` around publication.
+`fan_out` runs inside the transaction of the state change that caused the notices. `PURPOSE`
+holds the `solver_dm` hooks, called by the outbox around publication.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from nostr_sdk import Event, Keys
 
-from serbero import clock
+from serbero import outbox
 from serbero.config import Settings, SolverEntry
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
+from serbero.disputes.relevance import unwanted
 from serbero.disputes.renotify import first_renotify_at, following_renotify_at
-from serbero.nostr.dm import solver_dm
+from serbero.followup import FollowUp, Publish
+from serbero.messages import copies, formats
+from serbero.messages.message import SolverMessage
 from serbero.nostr.keys import parse_public_key, short
+from serbero.outbox import NOSTR, NewRow
+from serbero.outbox.purposes import Purpose
 
 log = logging.getLogger(__name__)
 
-KIND = "solver_dm"
 #: Before the outbox tick re-sends a fresh row whose publish job may have been lost.
 FIRST_RETRY_AFTER_S = 15
-
-#: notif_type → lifecycle states in which the notice still means something to a solver.
-RELEVANT_IN = {
-    notices.INITIAL: frozenset({lifecycle.NEW, lifecycle.NOTIFIED, lifecycle.TAKEN,
-                                lifecycle.WAITING, lifecycle.ESCALATED}),
-    notices.RENOTIFICATION: frozenset({lifecycle.NOTIFIED}),
-    notices.ASSIGNMENT: frozenset({lifecycle.TAKEN, lifecycle.WAITING, lifecycle.ESCALATED}),
-    notices.RESOLUTION: frozenset(lifecycle.STATES),
-}
 
 
 def recipients(solvers: tuple[SolverEntry, ...]) -> list[tuple[SolverEntry, str | None, str]]:
@@ -54,27 +51,42 @@ def recipients(solvers: tuple[SolverEntry, ...]) -> list[tuple[SolverEntry, str 
     return out
 
 
-def sign(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ...], signer: Keys,
-         now: int) -> dict[str, Event]:
-    """One signed DM per solver whose pubkey parses, by hex pubkey."""
-    text = notices.TEXTS[notif_type](dispute, now)
-    return {hex_pubkey: solver_dm(signer, hex_pubkey, text, dispute_id=dispute.dispute_id)
-            for _, hex_pubkey, _ in recipients(solvers) if hex_pubkey is not None}
+@dataclass(frozen=True)
+class Signed:
+    """A notice signed for every recipient, ready to store: the solvers' events by hex pubkey
+    and the bystanders' copies."""
+
+    message: SolverMessage
+    solvers: dict[str, Event]
+    copies: list[NewRow]
 
 
-def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ...],
-            signer: Keys, now: int, include_invalid: bool = True,
-            signed: dict[str, Event] | None = None) -> list[int]:
-    """Store one DM per solver in the outbox (signed here, or already by `sign`) and record a
-    pending notification; return the outbox ids to publish after commit. A solver whose pubkey
-    does not parse gets a failed notification (`invalid pubkey: …`) and never blocks the
-    others (NOTIF-4)."""
-    wraps = signed if signed is not None else sign(dispute, notif_type, solvers=solvers,
-                                                    signer=signer, now=now)
+def sign(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Keys, now: int,
+         takeover: bool = False, with_copies: bool = True) -> Signed:
+    """The notice for every solver whose pubkey parses (each in their form) and, unless
+    `with_copies` is off, its copies for observers and webhooks. Touches no state."""
+    message = notices.message(dispute, notif_type, now, takeover=takeover)
+    events = {hex_pubkey: formats.build(message, settings.solver_format(solver), signer=signer,
+                                        recipient=hex_pubkey, now=now)
+              for solver, hex_pubkey, _ in recipients(settings.solvers) if hex_pubkey is not None}
+    extra = copies.rows(message, settings=settings, signer=signer, now=now) \
+        if with_copies else []
+    return Signed(message, events, extra)
+
+
+def fan_out(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Keys, now: int,
+            include_invalid: bool = True, signed: Signed | None = None,
+            takeover: bool = False, with_copies: bool = True) -> FollowUp:
+    """Store the notice for every solver (signed here, or already by `sign`) and its copies,
+    record a pending notification per solver, and return what to publish after commit. A
+    solver whose pubkey does not parse gets a failed notification (`invalid pubkey: …`) and
+    never blocks the others (NOTIF-4)."""
+    signed = signed or sign(dispute, notif_type, settings=settings, signer=signer, now=now,
+                            takeover=takeover, with_copies=with_copies)
     valid, failed = [], []
-    for solver, hex_pubkey, error in recipients(solvers):
+    for solver, hex_pubkey, error in recipients(settings.solvers):
         if hex_pubkey is not None:
-            valid.append((solver, hex_pubkey, wraps[hex_pubkey]))
+            valid.append((solver, hex_pubkey, signed.solvers[hex_pubkey]))
         elif include_invalid:
             failed.append(dict(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
                                status="failed", error_message=f"invalid pubkey: {error}",
@@ -82,27 +94,27 @@ def fan_out(dispute: Dispute, notif_type: str, *, solvers: tuple[SolverEntry, ..
                                sent_at=now))
             log.warning("notification_failed: invalid solver pubkey", extra={
                 "dispute_id": dispute.dispute_id, "notif_type": notif_type})
-    outbox_ids: list[int] = []
-    if valid:
-        stored = {row.event_id: row.id for row in Outbox.insert_many([
-            dict(kind=KIND, purpose=notif_type, dispute=dispute.dispute_id, recipient=hex_pubkey,
-                 event_id=wrap.id().to_hex(), event_json=wrap.as_json(), created_at=now,
-                 created_at_ms=clock.now_ms(), next_attempt_at=now + FIRST_RETRY_AFTER_S)
-            for _, hex_pubkey, wrap in valid]).returning(Outbox.id, Outbox.event_id).execute()}
-        outbox_ids = [stored[wrap.id().to_hex()] for _, _, wrap in valid]
+    queued = outbox.write([NewRow(channel=NOSTR, purpose=PURPOSE.name, recipient=hex_pubkey,
+                                  message_id=event.id().to_hex(), body=event.as_json(),
+                                  republish_after_s=FIRST_RETRY_AFTER_S,
+                                  dispute_id=dispute.dispute_id, notice_type=notif_type)
+                           for _, hex_pubkey, event in valid], now=now)
     # insert_many takes its columns from the first row: every row names them all.
     rows = failed + [dict(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
                           status="pending", error_message=None, notif_type=notif_type,
-                          outbox=row_id, created_at=now, sent_at=None)
-                     for (solver, _, _), row_id in zip(valid, outbox_ids, strict=True)]
+                          outbox=publish.row_id, created_at=now, sent_at=None)
+                     for (solver, _, _), publish in zip(valid, queued, strict=True)]
     if rows:
         Notification.insert_many(rows).execute()
-    if not outbox_ids and not _skip_explained(dispute.dispute_id, notif_type):
+    if not queued and not _skip_explained(dispute.dispute_id, notif_type):
         audit("notification_skipped", dispute_id=dispute.dispute_id, at=now,
               notif_type=notif_type, reason="no_valid_solvers")
         log.warning("no solvers configured; dispute persisted but not notified", extra={
             "dispute_id": dispute.dispute_id, "notif_type": notif_type})
-    return outbox_ids
+    extra: list[Publish] = copies.write(signed.message, signed.copies, settings=settings,
+                                        now=now)
+    in_memory = {e.id().to_hex(): e for e in signed.solvers.values()}
+    return FollowUp(publish=(*queued, *extra), signed=in_memory)
 
 
 def _skip_explained(dispute_id: str, notif_type: str) -> bool:
@@ -114,22 +126,14 @@ def _skip_explained(dispute_id: str, notif_type: str) -> bool:
 
 
 def pending_notices(dispute_id: str, notif_type: str) -> list[Outbox]:
-    """The dispute's notices of one type still waiting in the outbox (no relay took them)."""
-    return list(Outbox.select().where((Outbox.dispute == dispute_id) & (Outbox.kind == KIND)
-                                      & (Outbox.purpose == notif_type)
-                                      & (Outbox.status == "pending")))
+    """The dispute's notices of one type still waiting in the outbox (no relay or webhook took
+    them): the solvers' and their copies for observers and webhooks."""
+    return list(Outbox.select().where((Outbox.dispute == dispute_id)
+                                      & (Outbox.notice_type == notif_type)
+                                      & (Outbox.status == outbox.PENDING)))
 
 
-def unwanted(rows: Sequence[Outbox]) -> dict[int, str]:
-    """Notices no longer worth sending because their dispute moved on, with the reason."""
-    states = dict(Dispute.select(Dispute.dispute_id, Dispute.lifecycle_state)
-                  .where(Dispute.dispute_id.in_({row.dispute_id for row in rows})).tuples())
-    return {row.id: f"dispute is {state}" for row in rows
-            if (state := states.get(row.dispute_id)) is not None
-            and state not in RELEVANT_IN.get(row.purpose, lifecycle.STATES)}
-
-
-def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> None:
+def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> FollowUp | None:
     """Record delivery; the first initial notice that lands moves its dispute to `notified`,
     and the first reminder of a round that lands counts the round (`reminders.py`)."""
     (Notification.update(status="sent", sent_at=now)
@@ -138,17 +142,19 @@ def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> None:
     for row in rows:
         log.info("notification_sent", extra={"dispute_id": row.dispute_id,
                                              "solver": short(row.recipient),
-                                             "notif_type": row.purpose})
-    for dispute_id in dict.fromkeys(r.dispute_id for r in rows if r.purpose == notices.INITIAL):
+                                             "notif_type": row.notice_type})
+    for dispute_id in dict.fromkeys(r.dispute_id for r in rows
+                                    if r.notice_type == notices.INITIAL):
         lifecycle.transition(dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
                              at=now, last_notified_at=now, next_notify_at=None,
                              next_renotify_at=first_renotify_at(now, settings.timeouts))
     rounds: dict[str, int] = {}
     for row in rows:
-        if row.purpose == notices.RENOTIFICATION:
+        if row.notice_type == notices.RENOTIFICATION:
             rounds[row.dispute_id] = max(row.created_at, rounds.get(row.dispute_id, 0))
     for dispute_id, written_at in rounds.items():
         _count_reminder_round(dispute_id, written_at, now, settings)
+    return None
 
 
 def _count_reminder_round(dispute_id: str, written_at: int, now: int, settings: Settings) -> None:
@@ -173,15 +179,21 @@ def _count_reminder_round(dispute_id: str, written_at: int, now: int, settings: 
                                                           "reminders": sent})
 
 
-def on_failed(row: Outbox, error: str, now: int) -> None:
+def on_failed(row: Outbox, error: str, now: int) -> FollowUp | None:
     (Notification.update(status="failed", error_message=error, sent_at=now)
      .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
     log.warning("notification_failed", extra={"dispute_id": row.dispute_id,
                                               "solver": short(row.recipient), "error": error})
+    return None
 
 
-def on_cancelled(row: Outbox, reason: str, now: int) -> None:
+def on_cancelled(row: Outbox, reason: str, now: int) -> FollowUp | None:
     (Notification.update(status="cancelled", error_message=reason)
      .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
     audit("notification_cancelled", dispute_id=row.dispute_id, at=now,
           outbox_id=row.id, solver=row.recipient, reason=reason)
+    return None
+
+
+PURPOSE = Purpose("solver_dm", unwanted=unwanted, on_sent=on_sent, on_failed=on_failed,
+                  on_cancelled=on_cancelled)

@@ -2,14 +2,14 @@
 GAP-9's cap and back-off) and retrying initial notices that never landed (GAP-3).
 
 Each scan claims a dispute's round with a conditional UPDATE, so two scans that run at once
-(two listeners, a retried tick) produce one round, not two. They return the outbox ids to
-publish once the transaction has committed.
+(two listeners, a retried tick) produce one round, not two. They return what to publish once
+the transaction has committed.
 
 A reminder round counts (`renotify_count`, the next due time, the cap) only once a relay
 accepted one of its DMs (`notify.on_sent`). A round nobody received by the time the next one
 is due is replaced by a current one (RENOT-4): at most one reminder per dispute is ever
 pending, and after a relay outage solvers receive one current reminder, not a pile of stale
-ones (issue 10, defect 2).
+ones (issue 10, defect 2); the round's copies for observers and webhooks are replaced with it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from serbero.db.models import Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
 from serbero.disputes.notify import fan_out, pending_notices
 from serbero.disputes.renotify import interval_s
+from serbero.followup import FollowUp, combine
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def initial_retry_delay_s(rounds: int) -> int:
     return min(INITIAL_RETRY_MAX_S, INITIAL_RETRY_BASE_S * 2 ** max(0, rounds - 1))
 
 
-def renotify_due(now: int, settings: Settings, signer: Keys) -> list[int]:
+def renotify_due(now: int, settings: Settings, signer: Keys) -> FollowUp:
     """Write the next reminder for every `notified` dispute whose reminder is due, replacing
     one still pending from an earlier, undelivered round."""
     due = (Dispute.select(Dispute.dispute_id, Dispute.renotify_count, Dispute.next_renotify_at)
@@ -49,7 +50,7 @@ def renotify_due(now: int, settings: Settings, signer: Keys) -> list[int]:
                   & Dispute.next_renotify_at.is_null(False)
                   & (Dispute.next_renotify_at <= now))
            .order_by(Dispute.next_renotify_at).limit(SCAN_BATCH))
-    outbox_ids: list[int] = []
+    follow_ups: list[FollowUp] = []
     for dispute_id, sent, due_at in list(due.tuples()):
         with database.atomic():
             # Until a relay accepts it, the round is due again after its own interval.
@@ -59,16 +60,16 @@ def renotify_due(now: int, settings: Settings, signer: Keys) -> list[int]:
                           & (Dispute.lifecycle_state == lifecycle.NOTIFIED)).execute())
             if not won:
                 continue  # another scan took this round, or the dispute moved on
-            replaced = sum(outbox.cancel(row, STALE_REMINDER, now)
-                           for row in pending_notices(dispute_id, notices.RENOTIFICATION))
+            cancelled = [follow_up for row in pending_notices(dispute_id, notices.RENOTIFICATION)
+                         if (follow_up := outbox.cancel(row, STALE_REMINDER, now)) is not None]
             dispute = Dispute.get_by_id(dispute_id)
-            ids = fan_out(dispute, notices.RENOTIFICATION, solvers=settings.solvers,
-                          signer=signer, now=now, include_invalid=False)
-            if ids:
+            follow_up = fan_out(dispute, notices.RENOTIFICATION, settings=settings,
+                                signer=signer, now=now, include_invalid=False)
+            if follow_up.publish:
                 log.info("renotification_round", extra={
-                    "dispute_id": dispute_id, "round": sent + 1, "replaced": replaced})
-            outbox_ids += ids
-    return outbox_ids
+                    "dispute_id": dispute_id, "round": sent + 1, "replaced": len(cancelled)})
+            follow_ups += [*cancelled, follow_up]
+    return combine(follow_ups)
 
 
 def _initial_in_flight(dispute_id: str) -> bool:
@@ -77,14 +78,15 @@ def _initial_in_flight(dispute_id: str) -> bool:
                    & (Notification.notif_type == notices.INITIAL)).exists())
 
 
-def retry_unnotified(now: int, settings: Settings, signer: Keys) -> list[int]:
+def retry_unnotified(now: int, settings: Settings, signer: Keys) -> FollowUp:
     """GAP-3: a dispute still `new` once its initial notices all failed gets a fresh round, with
-    back-off, until one lands; solvers added to the configuration later are included."""
+    back-off, until one lands; solvers added to the configuration later are included. Observers
+    and webhooks had their copy with the first round: a retry sends them none."""
     due = (Dispute.select(Dispute.dispute_id, Dispute.notify_rounds)
            .where((Dispute.lifecycle_state == lifecycle.NEW)
                   & Dispute.next_notify_at.is_null(False) & (Dispute.next_notify_at <= now))
            .order_by(Dispute.next_notify_at).limit(SCAN_BATCH))
-    outbox_ids: list[int] = []
+    follow_ups: list[FollowUp] = []
     for dispute_id, rounds in list(due.tuples()):
         with database.atomic():
             same_round = ((Dispute.dispute_id == dispute_id) & (Dispute.notify_rounds == rounds)
@@ -99,10 +101,10 @@ def retry_unnotified(now: int, settings: Settings, signer: Keys) -> list[int]:
             if not won:
                 continue  # another scan took this round
             dispute = Dispute.get_by_id(dispute_id)
-            ids = fan_out(dispute, notices.INITIAL, solvers=settings.solvers, signer=signer,
-                          now=now, include_invalid=False)
-            if ids:  # with no valid solver, fan_out explained it once; the round stays silent
+            follow_up = fan_out(dispute, notices.INITIAL, settings=settings, signer=signer,
+                                now=now, include_invalid=False, with_copies=False)
+            if follow_up.publish:  # with no valid solver, fan_out explained it once
                 audit("initial_notification_retried", dispute_id=dispute_id, at=now,
-                      round=rounds + 1, notices=len(ids))
-            outbox_ids += ids
-    return outbox_ids
+                      round=rounds + 1, notices=len(follow_up.publish))
+            follow_ups.append(follow_up)
+    return combine(follow_ups)

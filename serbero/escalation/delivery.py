@@ -1,9 +1,10 @@
-"""The `handoff_dm` outbox kind: what a handoff DM's publication outcome does to its
-notification row and its handoff. Called by `serbero.outbox` around publication.
+"""The `handoff_dm` outbox purpose: what a handoff DM's outcome does to its notification row and
+its handoff. Called by the outbox around publication; its rows go out on the escalation lane,
+so an operator's escalation never waits behind a backlog of notices.
 
 The first DM a relay accepts makes the handoff `dispatched` and records it so (`outcome.py`);
-when every DM of an attempt has failed, the attempt is `send_failed` and a re-dispatch is
-scheduled (`retry.py`).
+when every DM of an attempt has failed, the attempt is `send_failed` and the re-dispatch it
+schedules is the follow-up (`retry.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from serbero.config import Settings
 from serbero.db.models import Notification, Outbox
 from serbero.escalation.models import (
     DISPATCHED,
-    DM_KIND,
+    DM_PURPOSE,
     SENDING,
     EscalationDm,
     claim,
@@ -22,20 +23,14 @@ from serbero.escalation.models import (
 )
 from serbero.escalation.outcome import record_outcome
 from serbero.escalation.retry import fail_attempt
+from serbero.followup import ESCALATION, FollowUp
 from serbero.nostr.keys import short
+from serbero.outbox.purposes import Purpose, each
 
 log = logging.getLogger(__name__)
 
-KIND = DM_KIND
-
 #: Outbox statuses that still count for an attempt: on the way, or delivered.
 ALIVE = ("pending", "sent")
-
-
-def still_wanted(row: Outbox) -> str | None:
-    """Always wanted: once written, a handoff DM goes out even if the dispute resolves in the
-    meantime; nothing is recalled (DISP-14)."""
-    return None
 
 
 def on_sent(row: Outbox, now: int, settings: Settings) -> None:
@@ -55,31 +50,40 @@ def on_sent(row: Outbox, now: int, settings: Settings) -> None:
                                             "handoff_id": handoff.handoff_event_id})
 
 
-def on_failed(row: Outbox, error: str, now: int) -> None:
+def on_failed(row: Outbox, error: str, now: int) -> FollowUp | None:
     (Notification.update(status="failed", error_message=error, sent_at=now)
      .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
     log.warning("handoff_dm_failed", extra={"dispute_id": row.dispute_id,
                                             "solver": short(row.recipient), "error": error})
-    _settle_attempt(row, error, now)
+    return _settle_attempt(row, error, now)
 
 
-def on_cancelled(row: Outbox, reason: str, now: int) -> None:
+def on_cancelled(row: Outbox, reason: str, now: int) -> FollowUp | None:
     (Notification.update(status="cancelled", error_message=reason)
      .where((Notification.outbox == row.id) & (Notification.status == "pending")).execute())
-    _settle_attempt(row, reason, now)
+    return _settle_attempt(row, reason, now)
 
 
-def _settle_attempt(row: Outbox, error: str, now: int) -> None:
-    """End the attempt as `send_failed` once none of its DMs is pending or sent. The handoff
-    row is locked first, so two DMs failing at once on PostgreSQL cannot both miss it."""
+def _settle_attempt(row: Outbox, error: str, now: int) -> FollowUp | None:
+    """End the attempt as `send_failed` once none of its DMs is pending or sent, and return the
+    re-dispatch it schedules. The handoff row is locked first, so two DMs failing at once on
+    PostgreSQL cannot both miss it."""
     link = EscalationDm.get_or_none(EscalationDm.outbox_id == row.id)
     if link is None:
-        return
+        return None
     handoff = lock(link.handoff_event_id, now)
     if handoff is None or handoff.status != SENDING or handoff.attempts != link.attempt:
-        return
+        return None
     alive = (Outbox.select().join(EscalationDm, on=(EscalationDm.outbox_id == Outbox.id))
              .where((EscalationDm.handoff_event_id == handoff.handoff_event_id)
                     & (EscalationDm.attempt == link.attempt) & Outbox.status.in_(ALIVE)))
-    if not alive.exists():
-        fail_attempt(handoff, now=now, reason=f"no relay accepted any DM (last error: {error})")
+    if alive.exists():
+        return None
+    retry = fail_attempt(handoff, now=now, reason=f"no relay accepted any DM (last error: {error})")
+    return retry.follow_up() if retry else None
+
+
+#: Once written, a handoff DM goes out even if the dispute resolves in the meantime; nothing is
+#: recalled (DISP-14), so every row is wanted.
+PURPOSE = Purpose(DM_PURPOSE, lane=ESCALATION, on_sent=each(on_sent), on_failed=on_failed,
+                  on_cancelled=on_cancelled)

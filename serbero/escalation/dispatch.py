@@ -1,9 +1,11 @@
 """Dispatching one handoff (DISP-4…DISP-13): parse the package, find the dispute, supersede it
 if resolved, route it, then sign the `escalation_handoff/v1` DMs into the outbox, in one
 transaction; the dispatch row and its audit event follow the DMs' outcome (`outcome.py`). What
-cannot go out now is parked (unroutable, superseded) until what parked it changes. Never
-publishes: the caller publishes the returned outbox ids after commit; `scan.py` finds the
-handoffs that are due."""
+cannot go out now is parked (unroutable, superseded) until what parked it changes. Each DM takes
+its recipient's configured form; observers and webhooks get their copies with the first
+attempt. Never publishes: the caller publishes the returned follow-up after commit; `scan.py`
+finds the handoffs that are due.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ from dataclasses import dataclass
 
 from nostr_sdk import Keys
 
-from serbero import clock
+from serbero import outbox
 from serbero.config import Settings
 from serbero.db.connection import database
-from serbero.db.models import AuditEvent, Dispute, Notification, Outbox
+from serbero.db.models import AuditEvent, Dispute, Notification
 from serbero.disputes import lifecycle
 from serbero.escalation import package, routing
 from serbero.escalation.models import (
-    DM_KIND,
+    DM_PURPOSE,
     MANUAL_TRIGGER,
     NOTIF_TYPE,
     PARSE_FAILED,
@@ -35,8 +37,11 @@ from serbero.escalation.models import (
     record,
 )
 from serbero.escalation.retry import Retry, fail_attempt
-from serbero.nostr.dm import solver_dm
+from serbero.followup import NOTHING, FollowUp, Publish
+from serbero.messages import copies, formats
+from serbero.messages.message import SolverMessage
 from serbero.nostr.keys import parse_public_key
+from serbero.outbox import NOSTR, NewRow
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +52,22 @@ REMEDY = ('add a [[solvers]] entry with permission = "write" (then restart), set
           "`serbero escalate DISPUTE_ID --to PUBKEY`")
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one dispatch call did; publish `outbox_ids` and schedule `retry` after commit."""
+@dataclass(frozen=True, kw_only=True)
+class Outcome(FollowUp):
+    """What one dispatch call did; its follow-up publishes the DMs and schedules a retry."""
 
     handoff_id: int
     status: str
-    outbox_ids: tuple[int, ...] = ()
-    retry: Retry | None = None
     reason: str = ""
+
+    @property
+    def retry(self) -> Retry | None:
+        return Retry.of(self)
+
+
+def _outcome(handoff_id: int, status: str, reason: str = "",
+             follow_up: FollowUp = NOTHING) -> Outcome:
+    return Outcome(handoff_id=handoff_id, status=status, reason=reason, **follow_up.parts())
 
 
 def dispatch_one(handoff_id: int, *, settings: Settings, signer: Keys, now: int,
@@ -65,7 +77,7 @@ def dispatch_one(handoff_id: int, *, settings: Settings, signer: Keys, now: int,
     with database.atomic():
         handoff = EscalationHandoff.get_or_none(EscalationHandoff.handoff_event_id == handoff_id)
         if handoff is None:
-            return Outcome(handoff_id, "missing", reason="no such handoff")
+            return _outcome(handoff_id, "missing", "no such handoff")
         reason = _why_not(handoff, settings, now, token)
         if reason:
             return _skip(handoff, reason, now)
@@ -104,7 +116,7 @@ def _skip(h: EscalationHandoff, reason: str, now: int) -> Outcome:
            handoff_event_id=h.handoff_event_id, reason=reason, status=h.status)
     log.info("phase4_dispatch_skipped", extra={"handoff_id": h.handoff_event_id,
                                                "reason": reason})
-    return Outcome(h.handoff_event_id, "skipped", reason=reason)
+    return _outcome(h.handoff_event_id, "skipped", reason)
 
 
 def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
@@ -135,42 +147,54 @@ def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
                  session_id=pkg.session_id, trigger=pkg.trigger, retry_token=None,
                  next_attempt_at=None):
         return _skip(h, "lost_race", now)
-    outbox_ids = _write_dms(h, pkg, route, signer=signer, attempt=attempt, now=now)
+    message = package.solver_message(pkg, notice_type=NOTIF_TYPE,
+                                     lifecycle_state=dispute.lifecycle_state, now=now,
+                                     manual=manual_request(h))
+    dms = _write_dms(h, message, route, settings=settings, signer=signer, attempt=attempt,
+                     now=now)
     log.info("phase4_dms_queued", extra={
         "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id, "route": route.kind,
-        "recipients": len(route.recipients), "queued": len(outbox_ids), "attempt": attempt})
-    # The dispatch row and its audit row follow the outcome (`outcome.py`).
-    retry = None if outbox_ids else fail_attempt(h, now=now, reason="no recipient pubkey parses")
-    return Outcome(h.handoff_event_id, h.status, tuple(outbox_ids), retry)
+        "recipients": len(route.recipients), "queued": len(dms), "attempt": attempt})
+    # The dispatch row and its audit row follow the outcome (`outcome.py`). Observers and
+    # webhooks hear of a handoff once, with its first attempt, even when no DM could be
+    # written: a person has to take the dispute over either way.
+    extra = copies.write(message, copies.rows(message, settings=settings, signer=signer,
+                                              now=now), settings=settings, now=now) \
+        if attempt == 1 else []
+    retry = None if dms else fail_attempt(h, now=now, reason="no recipient pubkey parses")
+    follow_up = FollowUp(publish=(*dms, *extra)).then(retry.follow_up() if retry else None)
+    return _outcome(h.handoff_event_id, h.status, follow_up=follow_up)
 
 
-def _write_dms(h: EscalationHandoff, pkg: package.HandoffPackage, route: routing.Route, *,
-               signer: Keys, attempt: int, now: int) -> list[int]:
-    """One signed DM per recipient into the outbox, each with a pending notification; a pubkey
-    that does not parse is a failed notification (`invalid pubkey: …`) and blocks no one."""
-    body = package.dm_body(pkg, manual_request(h))
-    outbox_ids = []
+def _write_dms(h: EscalationHandoff, message: SolverMessage, route: routing.Route, *,
+               settings: Settings, signer: Keys, attempt: int, now: int) -> list[Publish]:
+    """One signed DM per recipient (in their form) into the outbox, each with a pending
+    notification. A pubkey that does not parse is a failed notification
+    (`invalid pubkey: …`) and blocks no one."""
+    dms = []
     for pubkey in route.recipients:
         try:
             hex_pubkey = parse_public_key(pubkey)
         except ValueError as exc:
-            Notification.create(dispute=pkg.dispute_id, solver_pubkey=pubkey, status="failed",
-                                error_message=f"invalid pubkey: {exc}", notif_type=NOTIF_TYPE,
-                                created_at=now, sent_at=now)
+            Notification.create(dispute=message.dispute_id, solver_pubkey=pubkey,
+                                status="failed", error_message=f"invalid pubkey: {exc}",
+                                notif_type=NOTIF_TYPE, created_at=now, sent_at=now)
             log.warning("notification_failed: invalid solver pubkey", extra={
-                "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id})
+                "dispute_id": message.dispute_id, "handoff_id": h.handoff_event_id})
             continue
-        wrap = solver_dm(signer, hex_pubkey, body, dispute_id=pkg.dispute_id)
-        row = Outbox.create(kind=DM_KIND, dispute=pkg.dispute_id, recipient=hex_pubkey,
-                            event_id=wrap.id().to_hex(), event_json=wrap.as_json(),
-                            created_at=now, created_at_ms=clock.now_ms(),
-                            next_attempt_at=now + FIRST_REPUBLISH_AFTER_S)
-        Notification.create(dispute=pkg.dispute_id, solver_pubkey=pubkey, status="pending",
-                            notif_type=NOTIF_TYPE, outbox=row.id, created_at=now)
-        EscalationDm.create(outbox_id=row.id, handoff_event_id=h.handoff_event_id,
+        event = formats.build(message, settings.format_for(hex_pubkey), signer=signer,
+                              recipient=hex_pubkey, now=now)
+        dms.append((pubkey, NewRow(channel=NOSTR, purpose=DM_PURPOSE, recipient=hex_pubkey,
+                                   message_id=event.id().to_hex(), body=event.as_json(),
+                                   republish_after_s=FIRST_REPUBLISH_AFTER_S,
+                                   dispute_id=message.dispute_id, notice_type=NOTIF_TYPE)))
+    queued = outbox.write([row for _, row in dms], now=now)
+    for (pubkey, _), publish in zip(dms, queued, strict=True):
+        Notification.create(dispute=message.dispute_id, solver_pubkey=pubkey, status="pending",
+                            notif_type=NOTIF_TYPE, outbox=publish.row_id, created_at=now)
+        EscalationDm.create(outbox_id=publish.row_id, handoff_event_id=h.handoff_event_id,
                             attempt=attempt)
-        outbox_ids.append(row.id)
-    return outbox_ids
+    return queued
 
 
 def manual_request(h: EscalationHandoff) -> package.ManualRequest | None:
@@ -200,7 +224,7 @@ def _parse_failed(h: EscalationHandoff, event: AuditEvent, dispute_id: str, *, r
            handoff_event_id=h.handoff_event_id, reason=reason, detail=detail[:500])
     log.warning(f"phase4_parse_failed — {reason}", extra={
         "dispute_id": dispute_id, "handoff_id": h.handoff_event_id, "detail": detail[:200]})
-    return Outcome(h.handoff_event_id, PARSE_FAILED, reason=reason)
+    return _outcome(h.handoff_event_id, PARSE_FAILED, reason)
 
 
 def _supersede(h: EscalationHandoff, event: AuditEvent, pkg: package.HandoffPackage,
@@ -216,7 +240,7 @@ def _supersede(h: EscalationHandoff, event: AuditEvent, pkg: package.HandoffPack
                handoff_event_id=h.handoff_event_id, reason="dispute_already_resolved")
     log.info("phase4_superseded — dispute already resolved; skipping dispatch", extra={
         "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id})
-    return Outcome(h.handoff_event_id, SUPERSEDED, reason="dispute_already_resolved")
+    return _outcome(h.handoff_event_id, SUPERSEDED, "dispute_already_resolved")
 
 
 def _unroutable(h: EscalationHandoff, event: AuditEvent, pkg: package.HandoffPackage, *,
@@ -236,4 +260,4 @@ def _unroutable(h: EscalationHandoff, event: AuditEvent, pkg: package.HandoffPac
         "configured_solver_count": route.configured_solver_count,
         "config_fallback_to_all_solvers": settings.escalation.fallback_to_all_solvers,
         "remedy": REMEDY})
-    return Outcome(h.handoff_event_id, UNROUTABLE, reason="unroutable")
+    return _outcome(h.handoff_event_id, UNROUTABLE, "unroutable")

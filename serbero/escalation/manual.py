@@ -71,14 +71,16 @@ def escalate(dispute_id: str, *, settings: Settings, operator: str, now: int,
 
 
 def _check_recipients(recipients: Iterable[str], settings: Settings, *, force: bool) -> None:
-    """A handoff must reach a human: never Serbero itself, and a key no solver is configured
-    with is most likely a typo, sent only with `force` (issue 10)."""
+    """A handoff must reach a human: never Serbero itself (its own DM would also be read back as
+    a Mostro reply; issues 10 and 11), and a key no solver is configured with is most likely a
+    typo, sent only with `force` (issue 10)."""
     configured = {s.hex_pubkey for s in settings.solvers if s.hex_pubkey}
     for pubkey in recipients:
         if pubkey == settings.serbero_pubkey:
             raise EscalationRefused(
                 f"--to {short(pubkey)} is Serbero's own key; a handoff must reach a human "
-                "solver. Name a solver's key, or leave --to out to use the routing.")
+                "solver, and a DM to itself would be read back as a Mostro reply. Name a "
+                "solver's key, or leave --to out to use the routing.")
         if pubkey not in configured and not force:
             raise EscalationRefused(
                 f"--to {short(pubkey)} is not a configured solver; check the key (`serbero "

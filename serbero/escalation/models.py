@@ -31,8 +31,8 @@ STATUSES = (PENDING, SENDING, DISPATCHED, SEND_FAILED, UNROUTABLE, SUPERSEDED, P
 #: Handoffs no human has received yet (`serbero escalations list --pending`).
 WAITING = (PENDING, SENDING, SEND_FAILED, UNROUTABLE)
 
-#: Outbox kind of a handoff DM.
-DM_KIND = "handoff_dm"
+#: Outbox purpose of a handoff DM.
+DM_PURPOSE = "handoff_dm"
 #: notifications.notif_type of a handoff DM (DISP-12).
 NOTIF_TYPE = "mediation_escalation_recommended"
 #: The trigger of an operator's escalation; dispatched even with the dispatcher disabled.

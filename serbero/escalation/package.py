@@ -11,6 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from serbero.messages import message as subjects
+from serbero.messages.message import SolverMessage
+
 DM_HEADER = "escalation_handoff/v1"
 #: Shown instead of a session id for a dispute-scoped handoff (U+2014 EM DASH).
 NO_SESSION = "<none — dispute-scoped handoff>"
@@ -92,6 +95,18 @@ def dm_body(package: HandoffPackage, manual: ManualRequest | None = None) -> str
         "Handoff payload (JSON):",
         payload,
     ])
+
+
+def solver_message(package: HandoffPackage, *, notice_type: str, lifecycle_state: str,
+                   now: int, manual: ManualRequest | None = None) -> SolverMessage:
+    """The handoff as a solver message: `handed off: <trigger>` (Mostrix raises its take-over
+    banner for it) above the whole `escalation_handoff/v1` body, in both forms; a manual
+    escalation's body says who asked and shows their note."""
+    body = dm_body(package, manual)
+    return SolverMessage(dispute_id=package.dispute_id,
+                         subject=subjects.handed_off(package.trigger), body=body, original=body,
+                         notice_type=notice_type, lifecycle_state=lifecycle_state,
+                         occurred_at=now)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from serbero.db.models import AuditEvent
 from serbero.escalation.models import (
     SEND_FAILED,
-    EscalationDm,
     EscalationHandoff,
     claim,
     record,
 )
 from serbero.escalation.outcome import record_outcome
+from serbero.followup import FollowUp, Later
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ RETRY_MAX_S = 3600
 #: Attempts before a handoff is given up (about 20 hours with the delays above); an operator
 #: can still send it with `serbero escalate DISPUTE_ID --again`.
 MAX_ATTEMPTS = 24
+#: The delayed job that re-dispatches a handoff (its args: handoff id, token).
+JOB = "redispatch_handoff"
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,17 @@ class Retry:
     token: str
     at: int
 
-    def delay_ms(self, now: int) -> int:
-        return max(0, self.at - now) * 1000
+    def follow_up(self) -> FollowUp:
+        return FollowUp(later=(Later(JOB, self.at, (self.handoff_id, self.token)),))
+
+    @classmethod
+    def of(cls, follow_up: FollowUp) -> Retry | None:
+        """The re-dispatch a follow-up schedules, if any."""
+        job = next((j for j in follow_up.later if j.job == JOB), None)
+        if job is None:
+            return None
+        handoff_id, token = job.args
+        return cls(int(handoff_id), str(token), job.at)
 
 
 def delay_s(attempts: int) -> int:
@@ -72,16 +83,3 @@ def fail_attempt(handoff: EscalationHandoff, *, now: int, reason: str) -> Retry 
     else:
         log.warning("phase4_send_failed — re-dispatch scheduled", extra=extra)
     return retry
-
-
-def scheduled_for_dm(outbox_id: int) -> Retry | None:
-    """The re-dispatch a failed DM's handoff is waiting for, if that failure ended its attempt."""
-    link = EscalationDm.get_or_none(EscalationDm.outbox_id == outbox_id)
-    if link is None:
-        return None
-    handoff = EscalationHandoff.get_or_none(
-        EscalationHandoff.handoff_event_id == link.handoff_event_id)
-    if (handoff is None or handoff.status != SEND_FAILED or handoff.retry_token is None
-            or handoff.next_attempt_at is None):
-        return None
-    return Retry(handoff.handoff_event_id, handoff.retry_token, handoff.next_attempt_at)

@@ -27,6 +27,7 @@ from serbero.escalation.models import (
     UNROUTABLE,
     EscalationHandoff,
 )
+from serbero.followup import NOTHING, FollowUp, combine
 from serbero.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -59,20 +60,20 @@ def due_ids(now: int, *, settings: Settings, after: int = 0, limit: int = BATCH)
 
 
 def dispatch_due(now: int, *, settings: Settings, signer: Keys,
-                 limit: int = MAX_PER_CYCLE) -> list[int]:
+                 limit: int = MAX_PER_CYCLE) -> FollowUp:
     """One dispatcher cycle: adopt stray escalations, dispatch every due handoff, and return
-    the outbox ids to publish. A handoff that raises is pushed back and never stops the cycle.
-    With `[escalation].enabled = false` only manual escalations are dispatched."""
+    what to publish. A handoff that raises is pushed back and never stops the cycle. With
+    `[escalation].enabled = false` only manual escalations are dispatched."""
     if settings.escalation.enabled:
         handoff.adopt(now)
-    outbox_ids: list[int] = []
+    follow_ups: list[FollowUp] = []
     after, seen = 0, 0
     while seen < limit:
         batch = due_ids(now, settings=settings, after=after, limit=min(BATCH, limit - seen))
         if not batch:
             break
         for handoff_id in batch:
-            outbox_ids += _dispatch_guarded(handoff_id, settings, signer, now)
+            follow_ups.append(_dispatch_guarded(handoff_id, settings, signer, now))
         after, seen = batch[-1], seen + len(batch)
     waiting = EscalationHandoff.select().where(EscalationHandoff.status == UNROUTABLE).count()
     if waiting and not routable(settings):
@@ -80,22 +81,23 @@ def dispatch_due(now: int, *, settings: Settings, signer: Keys,
                   extra={"waiting": waiting, "configured_solver_count": len(settings.solvers),
                          "config_fallback_to_all_solvers":
                              settings.escalation.fallback_to_all_solvers, "remedy": REMEDY})
-    return outbox_ids
+    return combine(follow_ups)
 
 
-def _dispatch_guarded(handoff_id: int, settings: Settings, signer: Keys, now: int) -> list[int]:
+def _dispatch_guarded(handoff_id: int, settings: Settings, signer: Keys, now: int) -> FollowUp:
+    """Dispatch one handoff; its rows are to publish, while a re-dispatch it schedules is left
+    to the next cycles, which find the handoff once it is due."""
     try:
-        return list(dispatch_one(handoff_id, settings=settings, signer=signer,
-                                 now=now).outbox_ids)
+        outcome = dispatch_one(handoff_id, settings=settings, signer=signer, now=now)
     except Exception:  # one bad handoff must not stop the others (DISP-2)
         log.exception("phase4_dispatch_failed", extra={"handoff_id": handoff_id})
         with database.atomic():
             (EscalationHandoff.update(next_attempt_at=now + ERROR_BACKOFF_S)
              .where(EscalationHandoff.handoff_event_id == handoff_id).execute())
-        return []
+        return NOTHING
+    return FollowUp(publish=outcome.publish)
 
 
-def tick(rt: Runtime, now: int) -> list[int]:
+def tick(rt: Runtime, now: int) -> FollowUp:
     """The periodic job (`serbero.ticks`): one dispatcher cycle with this process's runtime."""
     return dispatch_due(now, settings=rt.settings, signer=rt.signer)
-

@@ -8,16 +8,18 @@ Kept apart from the listener and the workers so that wiring it in costs a few li
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nostr_sdk import Client, Filter, Keys
 
+from serbero import rejections
 from serbero.config import Settings
 from serbero.disputes.events import load_verified_event
 from serbero.errors import EventRejected
-from serbero.mostro import inbox, info, take_timeouts
-from serbero.mostro.transport import MAX_EVENT_CHARS, V1_KIND, V2_KIND
-from serbero.ops import counters
+from serbero.followup import NOTHING, FollowUp
+from serbero.mostro import inbox, info, protocols, take_timeouts
+from serbero.mostro.transport import MAX_EVENT_CHARS
 
 if TYPE_CHECKING:
     from serbero.runtime import Runtime
@@ -47,27 +49,35 @@ def precheck(raw: str, settings: Settings) -> str:
     if kind == info.INFO_KIND and author == settings.mostro_pubkey:
         return event.id().to_hex()
     recipients = {t.content() for t in event.tags() if t.kind() == "p"}
-    if kind in (V2_KIND, V1_KIND) and settings.serbero_pubkey in recipients:
-        if kind == V2_KIND and author != settings.mostro_pubkey:
+    version = protocols.by_kind(kind)
+    if version is not None and settings.serbero_pubkey in recipients:
+        if version.author_is_sender and author != settings.mostro_pubkey:
             raise EventRejected("wrong_sender", author)
         return event.id().to_hex()
     raise EventRejected("not_for_mostro_layer", f"kind {kind}")
 
 
-def handle(raw: str, *, settings: Settings, signer: Keys, now: int) -> str:
+@dataclass(frozen=True, kw_only=True)
+class Handled(FollowUp):
+    """What an event from the node did (`info_recorded`, `taken`, `rejected:<reason>`, …)."""
+
+    outcome: str
+
+
+def handle(raw: str, *, settings: Settings, signer: Keys, now: int) -> Handled:
     """The actor's one call: record an info event or apply a reply; never raises on input."""
     outcome = inbox.ingest(raw, signer=signer, mostro_pubkey=settings.mostro_pubkey, now=now)
     if outcome.startswith("rejected:"):
-        counters.count_rejection(settings, "mostro_" + outcome.removeprefix("rejected:"))
-    return outcome
+        rejections.count(settings, "mostro_" + outcome.removeprefix("rejected:"))
+    return Handled(outcome=outcome)
 
 
-def sweep(rt: Runtime, now: int) -> list[int]:
+def sweep(rt: Runtime, now: int) -> FollowUp:
     """The ticker job: time out unanswered takes, report possible silent takes. Writes no
-    outbox rows, so it returns none to publish."""
+    outbox rows, so nothing follows."""
     take_timeouts.expire_due(now)
     take_timeouts.scan_silent_takes(rt.settings.serbero_pubkey, now)
-    return []
+    return NOTHING
 
 
 async def startup_check(client: Client, settings: Settings, now: int) -> info.NodeProfile:

@@ -6,26 +6,19 @@ from __future__ import annotations
 
 import logging
 
-from nostr_sdk import Filter, Keys, Kind, PublicKey, Timestamp
+from nostr_sdk import Filter, Keys
 
 from serbero.errors import EventRejected
-from serbero.mostro import info, take_replies
+from serbero.mostro import info, protocols, take_replies
 from serbero.mostro.messages import loads
-from serbero.mostro.transport import MAX_EVENT_CHARS, V1_KIND, V2_KIND
+from serbero.mostro.transport import MAX_EVENT_CHARS
 
 log = logging.getLogger(__name__)
 
-#: NIP-59 dates a gift wrap up to two days back: v1 replies need a longer look back.
-GIFT_WRAP_LOOKBACK_S = 3 * 86400
-
 
 def reply_filters(*, mostro_pubkey: str, serbero_pubkey: str, since: int) -> list[Filter]:
-    """What to subscribe to for the node's replies: kind 14 from the node to Serbero, and gift
-    wraps to Serbero (their author is a throwaway key, so only `#p` can select them)."""
-    me, node = PublicKey.parse(serbero_pubkey), PublicKey.parse(mostro_pubkey)
-    return [Filter().kind(Kind(V2_KIND)).author(node).pubkey(me).since(Timestamp.from_secs(since)),
-            Filter().kind(Kind(V1_KIND)).pubkey(me)
-            .since(Timestamp.from_secs(max(0, since - GIFT_WRAP_LOOKBACK_S)))]
+    """What to subscribe to for the node's replies, over every protocol version."""
+    return [v.reply_filter(mostro_pubkey, serbero_pubkey, since) for v in protocols.every()]
 
 
 def node_filters(*, mostro_pubkey: str) -> list[Filter]:
@@ -43,7 +36,7 @@ def ingest(raw: str, *, signer: Keys, mostro_pubkey: str, now: int) -> str:
             recorded = info.record(node_info, now=now)
             info.warn_if_foreign(node_info, signer.public_key().to_hex())
             return "info_recorded" if recorded else "info_unchanged"
-        if kind in (V2_KIND, V1_KIND):
+        if kind in protocols.kinds():
             reply = take_replies.ingest_reply(raw, keys=signer, node_pubkey=mostro_pubkey,
                                               now=now)
             return f"rejected:{reply.reason}" if reply.outcome == "rejected" else reply.outcome

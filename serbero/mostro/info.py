@@ -18,8 +18,8 @@ from nostr_sdk import Client, Event, Filter, Kind, PublicKey, ReqTarget
 from serbero.config import Settings
 from serbero.disputes.events import load_verified_event
 from serbero.errors import EventRejected
+from serbero.mostro import protocols
 from serbero.mostro.models import NodeInfoRow
-from serbero.mostro.signing import V1, V2
 from serbero.nostr.keys import parse_public_key
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ class NodeInfo:
 
     @property
     def transport(self) -> str:
-        """`protocol_version` 2 means kind 14; absent, 1 or anything unknown means gift wrap."""
-        return V2 if self.protocol_version == 2 else V1
+        """The version `protocol_version` announces; absent or unknown means the first."""
+        return protocols.announced(self.protocol_version).name
 
     def serbero_status(self, serbero_pubkey: str) -> str:
         if self.serbero_tag is None:
@@ -132,12 +132,12 @@ def resolve(info: NodeInfo | None, *, serbero_pubkey: str, transport: str = AUTO
     """The profile from the announcement and the operator's overrides (`transport` v1/v2,
     `pow_bits` ≥ 0). A take is a first contact, so it is mined to the higher difficulty."""
     status = info.serbero_status(serbero_pubkey) if info else ABSENT
-    if transport in (V1, V2):
+    if transport in protocols.names():
         chosen, source = transport, "config"
     elif info is not None:
         chosen, source = info.transport, "announced"
     else:
-        chosen, source = V2, "unknown"
+        chosen, source = protocols.latest().name, "unknown"
     if pow_bits >= 0:
         bits = pow_bits
     elif info is not None:

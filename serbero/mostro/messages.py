@@ -193,3 +193,13 @@ def take_dispute_request(dispute_id: str, *, request_id: int,
         raise ProtocolError("dispute id must be a UUID")
     return MostroMessage(wrapper="dispute", action="admin-take-dispute", id=dispute_id,
                          request_id=request_id, version=version)
+
+
+def send_dm(text: str, *, dispute_id: str | None) -> MostroMessage:
+    """`send-dm` with a `text_message` payload: how Serbero writes to a solver in protocol v2
+    (`id` = the dispute, so the solver's client files it under that dispute)."""
+    if not isinstance(text, str):
+        raise ProtocolError("a send-dm text must be a string")
+    linked = dispute_id if isinstance(dispute_id, str) and UUID_RE.match(dispute_id) else None
+    return MostroMessage(wrapper="dm", action="send-dm", id=linked,
+                         payload={"text_message": text})

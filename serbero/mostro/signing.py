@@ -17,10 +17,9 @@ import coincurve
 from nostr_sdk import Keys
 
 from serbero.errors import EventRejected, ProtocolError
+from serbero.mostro import protocols
 from serbero.mostro.messages import HEX64_RE, MostroMessage, dumps, loads, parse_message
 
-V1, V2 = "v1", "v2"
-TRANSPORTS = (V1, V2)
 #: What the v2 identity key signs, before `<event pubkey hex>:<message JSON>`.
 IDENTITY_PROOF_PREFIX = "mostro-transport-v2-identity:"
 _SIG_LEN = 128
@@ -58,17 +57,23 @@ class Content:
     identity: str
 
 
+def _tuple_size(transport: str) -> int:
+    try:
+        return protocols.get(transport).tuple_size
+    except KeyError:
+        raise ProtocolError(f"unknown transport {transport!r}") from None
+
+
 def encode(msg: MostroMessage, *, transport: str, signer: Keys | None = None,
            identity: Keys | None = None) -> str:
     """The content tuple for `msg`. `signer` adds the trade signature; `identity` (v2 only)
     adds an identity proof, which is needed only when identity and author differ."""
-    if transport not in TRANSPORTS:
-        raise ProtocolError(f"unknown transport {transport!r}")
+    size = _tuple_size(transport)
     message_json = msg.to_json()
     sig = sign_text(message_json, signer) if signer is not None else None
-    if transport == V1:
+    if size == 2:
         if identity is not None:
-            raise ProtocolError("v1 proves identity with the seal, not in the content")
+            raise ProtocolError(f"{transport} proves identity with the seal, not in the content")
         return dumps([msg.to_obj(), sig])
     proof = None
     if identity is not None:
@@ -83,7 +88,7 @@ def encode(msg: MostroMessage, *, transport: str, signer: Keys | None = None,
 def decode(text: str, *, transport: str, author: str) -> Content:
     """Parse a content tuple from an event authored (v2) or rumor-authored (v1) by `author`."""
     value = loads(text)
-    size = 2 if transport == V1 else 3
+    size = _tuple_size(transport)
     if not isinstance(value, list) or len(value) != size:
         raise EventRejected("bad_content_tuple", f"expected a {size}-element array")
     message = parse_message(value[0])
@@ -92,7 +97,7 @@ def decode(text: str, *, transport: str, author: str) -> Content:
     if sig is not None and not verify_text(message_json, sig, author):
         raise EventRejected("bad_message_signature", "trade signature does not verify")
     identity = author
-    if transport == V2 and value[2] is not None:
+    if size == 3 and value[2] is not None:
         proof = value[2]
         if not (isinstance(proof, list) and len(proof) == 2 and all(
                 isinstance(p, str) for p in proof)):

@@ -3,7 +3,7 @@ signed event are written in one transaction, the event goes out through the outb
 reply is matched later, in any worker (`take_replies`), or the request times out
 (`take_timeouts`).
 
-Also the outbox hooks of the `mostro_take` kind: mostrod silently drops a request whose inner
+Also the outbox hooks of the `mostro_take` purpose: mostrod silently drops a request whose inner
 timestamp is more than 10 s old, so a request that could not be published promptly is not
 retried; it is recorded as unsent and a new take must be asked for.
 """
@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nostr_sdk import Event, Keys
 
-from serbero import clock
+from serbero import clock, outbox
 from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import Dispute, Outbox, audit
-from serbero.mostro import signing, transport
+from serbero.followup import FollowUp
+from serbero.mostro import protocols, signing, transport
 from serbero.mostro.info import NodeProfile
 from serbero.mostro.messages import take_dispute_request
 from serbero.mostro.models import TakeRequest
 from serbero.nostr.keys import short
+from serbero.outbox import NOSTR, NewRow
+from serbero.outbox.purposes import Purpose, each, per_row
 
 log = logging.getLogger(__name__)
 
-KIND = "mostro_take"
+#: The outbox purpose of take requests.
+PURPOSE_NAME = "mostro_take"
 PENDING, TAKEN, REFUSED = "pending", "taken", "refused"
 TIMED_OUT, UNSENT, POSSIBLE_SILENT_TAKE = "timed_out", "unsent", "possible_silent_take"
 #: A reply may still arrive after these; it then records the take that did happen.
@@ -48,19 +52,18 @@ FIRST_RETRY_AFTER_S = 2
 REQUEST_ID_LIMIT = 2**53 - 1
 
 
-@dataclass(frozen=True)
-class TakeStart:
-    """`outcome` is `sent`, or why no request was sent; publish `outbox_ids` after commit."""
+@dataclass(frozen=True, kw_only=True)
+class TakeStart(FollowUp):
+    """`outcome` is `sent`, or why no request was sent; its follow-up publishes the request."""
 
     outcome: str
     request_id: int | None = None
-    outbox_ids: list[int] = field(default_factory=list)
 
 
 def _refused(dispute_id: str, reason: str, now: int) -> TakeStart:
     audit("take_not_attempted", dispute_id=dispute_id, at=now, reason=reason)
     log.warning("take_not_attempted", extra={"dispute_id": dispute_id, "reason": reason})
-    return TakeStart(reason)
+    return TakeStart(outcome=reason)
 
 
 def begin(dispute_id: str, *, signer: Keys, node_pubkey: str, profile: NodeProfile,
@@ -77,8 +80,8 @@ def begin(dispute_id: str, *, signer: Keys, node_pubkey: str, profile: NodeProfi
     if status != "initiated":
         return _refused(dispute_id, "not_takeable", now)
     request_id = secrets.randbelow(REQUEST_ID_LIMIT) + 1
-    version = 2 if profile.transport == signing.V2 else 1
-    message = take_dispute_request(dispute_id, request_id=request_id, version=version)
+    message = take_dispute_request(dispute_id, request_id=request_id,
+                                   version=protocols.get(profile.transport).number)
     content = signing.encode(message, transport=profile.transport)
     # Mined before the transaction: proof of work may take seconds, a write lock must not.
     event = _fresh_request(content, profile, signer, node_pubkey, now)
@@ -93,16 +96,19 @@ def begin(dispute_id: str, *, signer: Keys, node_pubkey: str, profile: NodeProfi
         ).on_conflict_ignore().as_rowcount().execute()) == 1
         if not inserted:
             log.info("take_already_pending", extra={"dispute_id": dispute_id})
-            return TakeStart("already_pending")
-        row = Outbox.create(kind=KIND, dispute=dispute_id, recipient=node_pubkey,
-                            event_id=event_id, event_json=event.as_json(), created_at=now,
-                            next_attempt_at=now + FIRST_RETRY_AFTER_S)
-        TakeRequest.update(outbox_id=row.id).where(TakeRequest.request_id == request_id).execute()
+            return TakeStart(outcome="already_pending")
+        queued = outbox.write([NewRow(channel=NOSTR, purpose=PURPOSE_NAME, recipient=node_pubkey,
+                                      message_id=event_id, body=event.as_json(),
+                                      republish_after_s=FIRST_RETRY_AFTER_S,
+                                      dispute_id=dispute_id)], now=now)
+        (TakeRequest.update(outbox_id=queued[0].row_id)
+         .where(TakeRequest.request_id == request_id).execute())
         audit("take_requested", dispute_id=dispute_id, at=now, request_id=request_id,
               transport=profile.transport, pow_bits=profile.pow_bits, event_id=event_id)
     log.info("take_requested", extra={"dispute_id": dispute_id, "request_id": request_id,
                                       "transport": profile.transport, "node": short(node_pubkey)})
-    return TakeStart("sent", request_id, [row.id])
+    return TakeStart(outcome="sent", request_id=request_id, publish=tuple(queued),
+                     signed={event_id: event})
 
 
 def _fresh_request(content: str, profile: NodeProfile, signer: Keys, node_pubkey: str,
@@ -163,9 +169,15 @@ def _unsent(row: Outbox, reason: str, now: int) -> None:
                                           "request_id": request.request_id})
 
 
-def on_failed(row: Outbox, error: str, now: int) -> None:
+def on_failed(row: Outbox, error: str, now: int) -> FollowUp | None:
     _unsent(row, error, now)
+    return None
 
 
-def on_cancelled(row: Outbox, reason: str, now: int) -> None:
+def on_cancelled(row: Outbox, reason: str, now: int) -> FollowUp | None:
     _unsent(row, reason, now)
+    return None
+
+
+PURPOSE = Purpose(PURPOSE_NAME, unwanted=per_row(still_wanted), on_sent=each(on_sent),
+                  on_failed=on_failed, on_cancelled=on_cancelled)

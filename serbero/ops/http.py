@@ -170,10 +170,13 @@ class Endpoint:
         self.server.run()
 
     def stop(self) -> None:
-        """Stop an endpoint served in another thread. Its sockets are closed by the serving
-        loop itself, woken for it: closed from here, under the loop's select(), they made it
-        fail with EBADF (an unhandled exception in the serving thread). Then the loop, having
-        nothing left to watch, returns, and the request threads end."""
+        """Stop an endpoint served in another thread. The request threads end first: each
+        wakes the serving loop through its trigger when it finishes a request, which fails with
+        EBADF once the trigger is closed (a client can read its whole answer before that).
+        Then the sockets are closed by the serving loop itself, woken for it: closed from here,
+        under the loop's select(), they made it fail with EBADF (an unhandled exception in the
+        serving thread). Then the loop, having nothing left to watch, returns."""
+        self.server.task_dispatcher.shutdown(timeout=self.STOP_TIMEOUT_S)
         closed = threading.Event()
 
         def close_in_loop() -> None:
@@ -183,4 +186,3 @@ class Endpoint:
         self.server.trigger.pull_trigger(close_in_loop)
         if not closed.wait(self.STOP_TIMEOUT_S):  # the loop is not running: close from here
             wasyncore.close_all(self._channels)
-        self.server.task_dispatcher.shutdown()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import redis
 
-from serbero.ops.redis_store import glob_escape
+from serbero.redis_store import glob_escape
 
 #: Suffixes dramatiq gives a queue's side keys; what precedes them is the queue's name.
 _SIDE_SUFFIXES = (".DQ.msgs", ".XQ.msgs", ".msgs")

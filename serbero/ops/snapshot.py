@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import redis
 
+from serbero import redis_store
 from serbero.config import Settings, redact_url
-from serbero.ops import counters, figures, heartbeat, queues, redis_store
+from serbero.ops import counters, figures, heartbeat, queues
 
 
 @dataclass(frozen=True)

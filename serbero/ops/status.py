@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from serbero.ops.heartbeat import BEAT_TTL_S
+from serbero.listener.heartbeat import BEAT_TTL_S
 from serbero.ops.snapshot import Snapshot
 
 LABEL_WIDTH = 14

@@ -29,7 +29,7 @@ from nostr_sdk import (
 )
 
 from serbero.errors import EventRejected
-from serbero.mostro import signing, transport
+from serbero.mostro import protocols, signing, transport
 from serbero.mostro.info import INFO_KIND, RELAY_LIST_KIND
 from serbero.mostro.messages import MostroMessage
 from serbero.nostr.relays import open_client, publish
@@ -85,7 +85,8 @@ class MostroResponder(ListeningPeer):
     """Answers take requests for the disputes of `node`; `behaviour[dispute_id]` picks the
     answer: SUCCESS (default), SILENCE, SILENT_TAKE or `cant-do:<reason>`."""
 
-    def __init__(self, node: MostroNode, *, transport_version: str = signing.V2, pow_bits: int = 0,
+    def __init__(self, node: MostroNode, *, transport_version: str = protocols.V2,
+                 pow_bits: int = 0,
                  pow_first_contact: int | None = None, serbero: str | None = None,
                  tag_solver: bool = False) -> None:
         self.node = node
@@ -114,7 +115,7 @@ class MostroResponder(ListeningPeer):
         me = self.node.keys.public_key()
         since = Timestamp.from_secs(int(time.time()) - 3 * 86400)
         await self.client.subscribe(ReqTarget.auto([
-            Filter().kinds([Kind(transport.V2_KIND), Kind(transport.V1_KIND)]).pubkey(me)
+            Filter().kinds([Kind(k) for k in sorted(protocols.kinds())]).pubkey(me)
             .since(since)]))
         self._task = asyncio.create_task(self._consume(stream))
         return self
@@ -190,7 +191,7 @@ class MostroResponder(ListeningPeer):
         """The node's kind-38385 info event, tags as mostrod publishes them."""
         pk = self.node.pubkey
         if protocol_version is None:
-            protocol_version = "2" if self.transport == signing.V2 else "1"
+            protocol_version = str(protocols.get(self.transport).number)
         tags = [["d", pk], ["mostro_version", "0.19.2"], ["pow", str(self.pow)]]
         if self.pow_first_contact is not None:
             tags.append(["pow_first_contact", str(self.pow_first_contact)])

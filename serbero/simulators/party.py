@@ -33,7 +33,7 @@ from nostr_sdk import (
 )
 
 from serbero.errors import EventRejected
-from serbero.mostro import chat, replies, signing, transport
+from serbero.mostro import chat, protocols, replies, signing, transport
 from serbero.mostro.chat_receive import ChatGuard, ChatMessage, open_chat_event
 from serbero.nostr.relays import open_client, publish
 from serbero.simulators.peer import ListeningPeer
@@ -68,7 +68,7 @@ class SimulatedParty(ListeningPeer):
         stream = self.client.notifications()
         since = Timestamp.from_secs(int(time.time()) - LOOKBACK_S)
         await self.client.subscribe(ReqTarget.auto([
-            Filter().kinds([Kind(transport.V2_KIND), Kind(transport.V1_KIND)])
+            Filter().kinds([Kind(k) for k in sorted(protocols.kinds())])
             .pubkey(self.keys.public_key()).since(since)]), id=SUB_MOSTRO)
         self._task = asyncio.create_task(self._consume(stream))
         return self

@@ -1,21 +1,37 @@
-"""A simulated solver: subscribes to gift wraps addressed to it and decrypts each DM, as a
-solver's Nostr client would. Tests read `messages`; the demo prints them as they arrive."""
+"""A simulated solver: subscribes to what is addressed to it and reads each message as a
+solver's client would: Mostro v2 `send-dm` messages (kind 14, NIP-44 from the sender's own key,
+as Mostrix reads them) and NIP-17 gift wraps (as a general Nostr client does). Tests read
+`messages`; the demo prints them as they arrive."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from nostr_sdk import Client, Filter, Keys, Kind, NostrSdkError, ReqTarget, Timestamp, UnwrappedGift
+from nostr_sdk import (
+    Client,
+    Event,
+    Filter,
+    Keys,
+    Kind,
+    NostrSdkError,
+    ReqTarget,
+    Timestamp,
+    UnwrappedGift,
+    nip44_decrypt,
+)
 
 from serbero.nostr.relays import open_client
 from serbero.simulators.peer import ListeningPeer
 
 #: NIP-59 moves a gift wrap's created_at up to two days into the past.
 GIFT_WRAP_LOOKBACK_S = 3 * 86400
+GIFT_WRAP, SEND_DM = 1059, 14
+NIP17, MOSTRO_V2 = "nip17", "mostro-v2"
 
 
 @dataclass(frozen=True)
@@ -24,6 +40,31 @@ class ReceivedDM:
     text: str
     wrap_id: str
     received_at: float
+    #: How it came: "nip17" (gift wrap) or "mostro-v2" (send-dm).
+    form: str = NIP17
+    #: The `send-dm` message's `id` (the dispute it is about), if any.
+    linked_to: str | None = None
+
+    @property
+    def subject(self) -> str:
+        """What follows `Dispute <id> · ` on the first line, else the whole first line."""
+        first = self.text.split("\n", 1)[0]
+        head, sep, subject = first.partition(" \u00b7 ")
+        return subject if sep and head.startswith("Dispute ") else first
+
+
+def _send_dm_text(keys: Keys, event: Event) -> tuple[str, str | None] | None:
+    """The text and dispute id of a v2 `send-dm`, or None if it is anything else."""
+    try:
+        plain = nip44_decrypt(keys.secret_key(), event.author(), event.content())
+        message, _, _ = json.loads(plain)
+        [(_, kind)] = message.items()
+        text = kind["payload"]["text_message"]
+    except (NostrSdkError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    if kind.get("action") != "send-dm" or not isinstance(text, str):
+        return None
+    return text, kind.get("id")
 
 
 class SolverInbox(ListeningPeer):
@@ -44,22 +85,33 @@ class SolverInbox(ListeningPeer):
     async def connect(self, relays: Iterable[str]) -> SolverInbox:
         self.client = await open_client(relays)
         stream = self.client.notifications()
-        since = Timestamp.from_secs(int(time.time()) - GIFT_WRAP_LOOKBACK_S)
+        me = self.keys.public_key()
+        now = int(time.time())
         await self.client.subscribe(ReqTarget.auto([
-            Filter().kind(Kind(1059)).pubkey(self.keys.public_key()).since(since)]))
+            Filter().kind(Kind(GIFT_WRAP)).pubkey(me)
+            .since(Timestamp.from_secs(now - GIFT_WRAP_LOOKBACK_S)),
+            Filter().kind(Kind(SEND_DM)).pubkey(me)
+            .since(Timestamp.from_secs(now - GIFT_WRAP_LOOKBACK_S))]))
         self._task = asyncio.create_task(self._consume(stream))
         return self
 
+    def _read(self, event: Event) -> ReceivedDM | None:
+        if event.kind().as_u16() == SEND_DM:
+            if not event.verify() or (opened := _send_dm_text(self.keys, event)) is None:
+                return None
+            return ReceivedDM(event.author().to_hex(), opened[0], event.id().to_hex(),
+                              time.perf_counter(), MOSTRO_V2, opened[1])
+        try:
+            gift = UnwrappedGift.from_gift_wrap(self.keys, event)
+        except NostrSdkError:  # not for this solver, or broken: a client ignores it
+            return None
+        return ReceivedDM(gift.sender().to_hex(), gift.rumor().content(), event.id().to_hex(),
+                          time.perf_counter())
+
     async def _consume(self, stream) -> None:
         while (n := await stream.next()) is not None:
-            if not n.is_new_event():
+            if not n.is_new_event() or (dm := self._read(n.event)) is None:
                 continue
-            try:
-                gift = UnwrappedGift.from_gift_wrap(self.keys, n.event)
-            except NostrSdkError:  # not for this solver, or broken: a client ignores it
-                continue
-            dm = ReceivedDM(gift.sender().to_hex(), gift.rumor().content(),
-                            n.event.id().to_hex(), time.perf_counter())
             self.messages.append(dm)
             self._arrived.set()
             if self.on_message:

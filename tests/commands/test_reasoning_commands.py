@@ -208,14 +208,14 @@ def test_check_on_worker_prints_the_report_a_mediation_worker_recorded(tmp_path,
 
     from serbero import config as config_module
     from serbero.runtime import Runtime
-    from workers.context import install
+    from workers.wiring import install_runtime
 
     endpoint.script(answer_openai)
     path = write_config(tmp_path, f'provider = "openai-compatible"\nmodel = "m1"\n'
                                   f'api_base = "{endpoint.url}/v1"')
     env = {"SERBERO_REASONING_API_KEY": API_KEY}
     rt = Runtime.open(config_module.load(path, environ=env))
-    install(rt)
+    install_runtime(rt)
     worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50, queues={"mediation"})
     worker.start()
     try:
@@ -224,7 +224,7 @@ def test_check_on_worker_prints_the_report_a_mediation_worker_recorded(tmp_path,
                      env={"SERBERO_REDIS_URL": REDIS_URL})
     finally:
         worker.stop()
-        install(None)
+        install_runtime(None)
         rt.close()
     # Then the worker's report is printed
     assert result.exit_code == 0, result.output

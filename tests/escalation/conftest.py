@@ -43,6 +43,13 @@ class Person:
 
 
 @pytest.fixture
+def notice_format() -> str:
+    """These tests pin the `escalation_handoff/v1` DM byte for byte, as the original sends it;
+    the Mostro v2 form of a handoff is tested in tests/channels/."""
+    return "nip17-original"
+
+
+@pytest.fixture
 def ana() -> Person:
     return Person("ana")
 

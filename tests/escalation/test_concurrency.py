@@ -10,6 +10,7 @@ from serbero.db.models import AuditEvent, Outbox
 from serbero.errors import PublishError
 from serbero.escalation import dispatch, handoff, scan
 from serbero.escalation.models import EscalationDispatch, EscalationDm, EscalationHandoff
+from tests.conftest import via
 from tests.escalation.conftest import NOW, Relays
 
 
@@ -40,7 +41,8 @@ def test_racing_dispatch_cycles_send_one_dm_set_per_handoff(backend, make_disput
     handoffs = [handoff.prepare(make_dispute().dispute_id, trigger="manual", now=NOW).handoff_id
                 for _ in range(30)]
     settings = esc_settings(solvers=[ana.write(), bo.write()])
-    returned = race(4, lambda i: scan.dispatch_due(NOW, settings=settings, signer=signer))
+    returned = race(4, lambda i: scan.dispatch_due(NOW, settings=settings,
+                                                   signer=signer).outbox_ids)
     # exactly one DM per solver for each handoff
     per_handoff = Counter(dm.handoff_event_id for dm in EscalationDm.select())
     assert per_handoff == dict.fromkeys(handoffs, 2)
@@ -52,7 +54,7 @@ def test_racing_dispatch_cycles_send_one_dm_set_per_handoff(backend, make_disput
     # and once published, one dispatch row and one audit row per handoff
     relays = Relays()
     for row_id in ids:
-        outbox.publish(row_id, relay=relays, settings=settings, now=NOW)
+        outbox.publish(row_id, channels=via(relays), settings=settings, now=NOW)
     assert EscalationDispatch.select().count() == 30
     assert (AuditEvent.select().where(AuditEvent.kind == "escalation_dispatched").count()) == 30
 
@@ -95,10 +97,10 @@ def test_dms_failing_at_the_same_moment_end_their_attempt_once(backend, make_dis
     settings = esc_settings(solvers=[ana.write(), bo.write(), cy.write()])
     for _ in range(5):  # the lost-update window is narrow: give it several chances
         h = handoff.prepare(make_dispute().dispute_id, trigger="manual", now=NOW).handoff_id
-        ids = scan.dispatch_due(NOW, settings=settings, signer=signer)
+        ids = scan.dispatch_due(NOW, settings=settings, signer=signer).outbox_ids
         relays = RefuseTogether(len(ids))
         statuses = race(len(ids), lambda i, ids=ids, relays=relays: outbox.publish(
-            ids[i], relay=relays, settings=settings, now=NOW))
+            ids[i], channels=via(relays), settings=settings, now=NOW))
         assert statuses == ["failed"] * 3
         row = EscalationHandoff.get_by_id(h)
         assert (row.status, row.next_attempt_at) == ("send_failed", NOW + 60)

@@ -9,6 +9,7 @@ from serbero import outbox
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox
 from serbero.escalation import dispatch, handoff, package, routing, scan
 from serbero.escalation.models import EscalationDispatch, EscalationHandoff
+from tests.conftest import via
 from tests.escalation.conftest import NOW
 
 
@@ -17,10 +18,10 @@ def run(backend, db, signer, relays):
     """`run(settings, now)`: one dispatcher cycle, then publish what it wrote; the outbox ids.
     Every test that uses it runs on SQLite and on PostgreSQL."""
     def cycle(settings, now=NOW, publish=True):
-        ids = scan.dispatch_due(now, settings=settings, signer=signer)
+        ids = list(scan.dispatch_due(now, settings=settings, signer=signer).outbox_ids)
         if publish:
             for row_id in ids:
-                outbox.publish(row_id, relay=relays, settings=settings, now=now)
+                outbox.publish(row_id, channels=via(relays), settings=settings, now=now)
         return ids
     return cycle
 
@@ -49,7 +50,7 @@ def test_the_assigned_write_solver_decrypts_the_exact_handoff(make_dispute, esc_
     h = handoff.prepare(d.dispute_id, session_id="sess-1", trigger="round_limit",
                         now=NOW).handoff_id
     [row_id] = run(esc_settings(solvers=[ana.write(), bo.write()]))
-    sender, text = bo.open(Outbox.get_by_id(row_id).event_json)
+    sender, text = bo.open(Outbox.get_by_id(row_id).body)
     assert sender == signer.public_key().to_hex()
     assert text == body_of(h)
     assert text.startswith(f"escalation_handoff/v1\nDispute: {d.dispute_id}\nSession: sess-1\n"
@@ -75,8 +76,8 @@ def test_without_an_assigned_write_solver_every_write_solver_receives_it(make_di
     h = handoff.prepare(d.dispute_id, trigger="manual", now=NOW).handoff_id
     ids = run(esc_settings(solvers=[ana.write(), bo.write()]))
     assert [Outbox.get_by_id(i).recipient for i in ids] == [ana.pubkey, bo.pubkey]
-    assert ana.open(Outbox.get_by_id(ids[0]).event_json)[1] == body_of(h)
-    assert bo.open(Outbox.get_by_id(ids[1]).event_json)[1] == body_of(h)
+    assert ana.open(Outbox.get_by_id(ids[0]).body)[1] == body_of(h)
+    assert bo.open(Outbox.get_by_id(ids[1]).body)[1] == body_of(h)
     assert EscalationDispatch.get().target_solver == f"{ana.pubkey},{bo.pubkey}"
 
 
@@ -94,7 +95,7 @@ def test_a_dispute_scoped_handoff_says_so_and_carries_no_session_key(make_disput
     d = make_dispute()
     handoff.prepare(d.dispute_id, trigger="manual", now=NOW)
     [row_id] = run(esc_settings(solvers=[ana.write()]))
-    text = ana.open(Outbox.get_by_id(row_id).event_json)[1]
+    text = ana.open(Outbox.get_by_id(row_id).body)[1]
     assert "\nSession: <none \u2014 dispute-scoped handoff>\n" in text
     assert "session_id" not in json.loads(text.split("\n")[-1])
 

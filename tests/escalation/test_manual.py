@@ -44,6 +44,15 @@ def test_a_malformed_recipient_is_refused_before_anything_is_read(make_dispute, 
     assert written() == (0, 0)
 
 
+def test_serberos_own_key_is_refused_as_a_recipient(make_dispute, esc_settings, signer):
+    # issue 11: a DM to itself would be read back as a Mostro reply
+    d = make_dispute()
+    with pytest.raises(EscalationRefused, match="Serbero's own key"):
+        manual.escalate(d.dispute_id, settings=esc_settings(), operator="olga", now=NOW,
+                        to=[signer.public_key().to_bech32()])
+    assert written() == (0, 0)
+
+
 def test_the_note_stays_in_the_audit_row_and_its_hash_travels(make_dispute, esc_settings, ana):
     d = make_dispute()
     note = "Buyer sent a bank receipt; seller silent for 2 days"
@@ -69,7 +78,7 @@ def test_named_recipients_override_the_routing_and_are_pinned(make_dispute, esc_
     result = manual.escalate(d.dispute_id, settings=settings, operator="olga", now=NOW,
                              to=[npub], force=True)
     assert (result.route.kind, result.route.recipients) == ("manual", (bo.pubkey,))
-    ids = scan.dispatch_due(NOW, settings=settings, signer=signer)
+    ids = scan.dispatch_due(NOW, settings=settings, signer=signer).outbox_ids
     assert [Outbox.get_by_id(i).recipient for i in ids] == [bo.pubkey]
 
 

@@ -33,8 +33,8 @@ def test_the_solver_reads_who_escalated_by_hand_and_why(make_dispute, db, esc_se
                                                 "(trigger manual)")
     # Then the DM Ana decrypts says it was manual, by whom, and shows the note
     [row_id] = scan.dispatch_due(clock.now(), settings=esc_settings(solvers=[ana.write()]),
-                                 signer=serbero_keys)
-    _, text = ana.open(Outbox.get_by_id(row_id).event_json)
+                                 signer=serbero_keys).outbox_ids
+    _, text = ana.open(Outbox.get_by_id(row_id).body)
     assert "An operator escalated this dispute by hand (`serbero escalate`, by olga); no " \
            "mediation system evaluated it." in text
     assert 'Operator\'s note: "buyer sent the bank receipt"' in text

@@ -56,7 +56,7 @@ def test_serbero_escalate_reaches_the_write_solver_over_the_relay(
     assert "Session: <none \u2014 dispute-scoped handoff>" in text
     # And the handoff is recorded as delivered, to Ana only
     wait_until(lambda: EscalationHandoff.get_by_id(handoff_id).status == "dispatched")
-    assert [o.recipient for o in Outbox.select().where(Outbox.kind == "handoff_dm")] == \
+    assert [o.recipient for o in Outbox.select().where(Outbox.purpose == "handoff_dm")] == \
         [solver_ana.pubkey]
     assert EscalationDispatch.get().target_solver == solver_ana.pubkey
     assert solver_bo.texts("escalation_handoff/v1") == []
@@ -91,5 +91,8 @@ def test_a_failed_send_is_re_dispatched_by_the_delayed_job(nostr_loop, open_disp
     [text] = nostr_loop.run(solver_ana.wait_for(1, "escalation_handoff/v1"), 20)
     assert text == body_of(h)
     wait_until(lambda: EscalationHandoff.get_by_id(h).status == "dispatched")
+    # (the attempt that lands is the second, or a later one when the machine is so slow that
+    # the first re-dispatch ran before the configuration was fixed)
     row = EscalationDispatch.get()
-    assert (row.attempt, row.status, row.target_solver) == (2, "dispatched", solver_ana.pubkey)
+    assert (row.status, row.target_solver) == ("dispatched", solver_ana.pubkey)
+    assert row.attempt == EscalationHandoff.get_by_id(h).attempts >= 2

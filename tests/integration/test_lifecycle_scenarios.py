@@ -6,12 +6,22 @@ end-to-end paths through Redis and worker processes are in test_pipeline.py and 
 
 import uuid
 
+import pytest
+from nostr_sdk import Keys
+
 from serbero import clock
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, Transition
 from serbero.disputes.events import STATUS_STAGE
 from tests.conftest import Driver
 
 D1 = "11111111-2222-4333-8444-555555555555"
+
+
+@pytest.fixture
+def notice_format():
+    """These scenarios pin the original's NIP-17 texts byte for byte; the Mostro v2 form of the
+    same notices is tested end to end in tests/channels/."""
+    return "nip17-original"
 
 
 def states(dispute_id=D1):
@@ -248,7 +258,8 @@ def test_after_a_relay_outage_a_solver_gets_one_current_reminder_not_a_pile(
     # cap, and the relays' return delivered every stale reminder at once
     from serbero.errors import PublishError
 
-    driver = Driver(make_runtime(solvers=[solver_ana], timeouts={
+    watchdog = Keys.generate().public_key().to_hex()  # an observer's copy is replaced with it
+    driver = Driver(make_runtime(solvers=[solver_ana], observers=[watchdog], timeouts={
         "renotification_seconds": 10, "renotification_max_count": 3}))
     now = clock.now()
     driver.ingest(mostro.revision(D1, "initiated"), now=now)
@@ -264,11 +275,12 @@ def test_after_a_relay_outage_a_solver_gets_one_current_reminder_not_a_pile(
     for t in (11, 22, 33, 44, 55):
         driver.tick("renotify", now + t)
         driver.tick("outbox", now + t)
-    # Then no round was used up, and one reminder (the latest) is pending
+    # Then no round was used up, and one reminder (the latest) is pending, with its copy
     assert Dispute.get_by_id(D1).renotify_count == 0
-    pending = Outbox.select().where((Outbox.purpose == "re-notification")
+    pending = Outbox.select().where((Outbox.notice_type == "re-notification")
                                     & (Outbox.status == "pending"))
-    assert [row.created_at for row in pending] == [now + 55]
+    assert sorted((row.purpose, row.created_at) for row in pending) == [
+        ("observer_notice", now + 55), ("solver_dm", now + 55)]
     # When the relays are back
     outage.side_effect = real_publish
     driver.tick("renotify", now + 66)
@@ -303,7 +315,7 @@ def test_a_reminder_written_before_a_take_is_not_sent_after_it(nostr_loop, mostr
     driver.ingest(mostro.revision(D1, "initiated"), now=now)
     from serbero.disputes import reminders
 
-    [row_id] = reminders.renotify_due(now + 11, driver.rt.settings, driver.rt.signer)
+    [row_id] = reminders.renotify_due(now + 11, driver.rt.settings, driver.rt.signer).outbox_ids
     driver.ingest(mostro.revision(D1, "in-progress"), now=now + 12)
     assert driver.publish([row_id], now + 13) == ["cancelled"]
     assert Notification.get(Notification.outbox == row_id).status == "cancelled"
@@ -352,7 +364,7 @@ def test_a_transient_failure_is_republished_by_the_outbox_tick(nostr_loop, mostr
     texts(nostr_loop, solver_ana, 1, D1)
     assert Outbox.get_by_id(row.id).status == "sent"
     # the very same signed event was published: one event id end to end
-    assert solver_ana.messages[0].wrap_id == row.event_id
+    assert solver_ana.messages[0].wrap_id == row.message_id
 
 
 def test_a_permanent_refusal_marks_the_notice_failed(mostro, make_runtime, solver_ana, mocker):

@@ -12,11 +12,12 @@ from serbero.cursor import ResumeCursor
 from serbero.db.models import Dispute, ListenerCursor, Notification
 from serbero.dedup import RedisSeen
 from serbero.listener import Listener, serve
+from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
 from serbero.simulators.mostro_node import dispute_event
 from serbero.simulators.relay import start_relay
 from serbero.ticker import RedisClaims, Ticker
 from tests.conftest import NAMESPACE
-from workers.embedded import ProducerHooks
+from workers import actors
 
 
 @pytest.fixture
@@ -46,9 +47,8 @@ class Serving:
 
 
 def make_listener(settings, redis_client):
-    hooks = ProducerHooks(seen=RedisSeen(redis_client, NAMESPACE),
-                          claim=RedisClaims(redis_client, NAMESPACE, "test"))
-    return Listener(settings, enqueue=hooks.enqueue_event, seen=hooks.seen)
+    return Listener(settings, targets={INGEST_DISPUTE_EVENT: actors.ingest_dispute_event.send},
+                    seen=RedisSeen(redis_client, NAMESPACE))
 
 
 def wait_until(predicate, timeout=15.0):
@@ -173,7 +173,8 @@ def test_a_failed_enqueue_holds_the_cursor_back_and_is_retried(db, make_settings
             raise ConnectionError("redis went away")
 
     settings = make_settings(mostro=mostro.pubkey)
-    listener = Listener(settings, enqueue=flaky, seen=RedisSeen(redis_client, NAMESPACE))
+    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: flaky},
+                        seen=RedisSeen(redis_client, NAMESPACE))
     listener.cursor.load()
     event = mostro.revision("7a1c1b1e-1d1b-4c1a-9a1b-1c1d1e1f1a1b", "initiated")
     assert listener.handle(event.as_json()) == "enqueue_failed"
@@ -212,4 +213,4 @@ def test_listen_and_worker_refuse_to_start_without_redis(tmp_path):
         result = CliRunner(env={"SERBERO_REDIS_URL": ""}).invoke(cli, [command, "-c", str(path)])
         assert result.exit_code == 2
         assert "SERBERO_REDIS_URL" in result.stderr
-    assert config.redis_url({"SERBERO_REDIS_URL": " "}) is None
+    assert config.load_service({"SERBERO_REDIS_URL": " "}).redis_url is None

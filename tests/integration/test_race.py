@@ -39,7 +39,8 @@ def start_workers(config_path: Path, db_url: str, count: int = 2) -> list[subpro
     env = {**os.environ, "SERBERO_CONFIG": str(config_path), "SERBERO_DB_URL": db_url,
            "SERBERO_REDIS_URL": REDIS_URL, "SERBERO_REDIS_NAMESPACE": NAMESPACE,
            "SERBERO_LOG": "warning"}
-    return [subprocess.Popen([sys.executable, "-m", "dramatiq", "workers", "-p", "1", "-t", "4",
+    return [subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.wiring:boot", "-p", "1",
+                              "-t", "4",
                               "--skip-logging"], env=env, cwd=Path(__file__).parents[2])
             for _ in range(count)]
 

@@ -98,6 +98,14 @@ def disguised(draw: st.DrawFn, phrase: str, evenly_spaced_ok: bool) -> str:
         if draw(st.integers(0, 3)) == 0:
             ch += draw(st.sampled_from(ZERO_WIDTH))
         out.append(ch)
+    # A word left without a letter reads as a number ("at" as "47"), which the guard leaves
+    # alone by design (a number is no word): such a word keeps its first letter.
+    start = 0
+    for end in [i for i, c in enumerate(phrase) if c == " "] + [len(phrase)]:
+        if phrase[start:end] and phrase[start].isalpha() and \
+                not any(c.isalpha() for shown in out[start:end] for c in shown):
+            out[start] = phrase[start] + out[start][1:]
+        start = end + 1
     # `out` holds one entry per character of `phrase`: rebuild words from the spaces
     words, current = [], []
     for original, shown in zip(phrase, out, strict=True):

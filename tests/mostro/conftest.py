@@ -14,9 +14,10 @@ from nostr_sdk import Event, Filter, Keys, Kind, PublicKey, Timestamp
 
 from serbero import clock, outbox
 from serbero.disputes import ingest
-from serbero.mostro import inbox, info, signing, take, transport
+from serbero.mostro import inbox, info, protocols, signing, take, transport
 from serbero.mostro.messages import MostroMessage
 from serbero.simulators.mostro_node import dispute_event
+from tests.conftest import via
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def solver_info(order_id: str, buyer: str, seller: str) -> dict[str, Any]:
 @pytest.fixture
 def reply_from(node_keys: Keys, serbero_keys: Keys) -> Callable[..., str]:
     """A raw event carrying `msg` from the node (or `sender`) to Serbero, as mostrod sends it."""
-    def build(msg: MostroMessage, *, mode: str = signing.V2, sender: Keys | None = None,
+    def build(msg: MostroMessage, *, mode: str = protocols.V2, sender: Keys | None = None,
               at: int | None = None) -> str:
         now = at if at is not None else int(time.time())
         return transport.wrap(signing.encode(msg, transport=mode), transport=mode,
@@ -201,7 +202,7 @@ def serbero(nostr_loop, relay, db, mostro, responder, collector, bridge, make_se
                                now=clock.now(), timeout_s=timeout_s)
             assert start.outcome == "sent"
             for row_id in start.outbox_ids:
-                assert outbox.publish(row_id, relay=bridge, settings=self.settings,
+                assert outbox.publish(row_id, channels=via(bridge), settings=self.settings,
                                       now=clock.now()) == "sent"
             return start
 

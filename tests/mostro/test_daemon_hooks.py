@@ -16,7 +16,7 @@ from serbero import clock
 from serbero.errors import EventRejected
 from serbero.mostro import daemon, info, take, transport
 from serbero.mostro.models import TakeRequest
-from serbero.mostro.signing import V1, V2
+from serbero.mostro.protocols import V1, V2
 from serbero.simulators.mostro_node import MostroNode
 from serbero.simulators.mostro_responder import MostroResponder
 
@@ -58,12 +58,12 @@ def test_the_actor_entry_records_info_and_rejects_other_kinds(db, settings_, nod
                                                               serbero_keys):
     node_info = MostroResponder(MostroNode(node_keys), pow_bits=2).info_event()
     assert daemon.handle(node_info.as_json(), settings=settings_, signer=serbero_keys,
-                         now=clock.now()) == "info_recorded"
+                         now=clock.now()).outcome == "info_recorded"
     assert daemon.handle(node_info.as_json(), settings=settings_, signer=serbero_keys,
-                         now=clock.now()) == "info_unchanged"
+                         now=clock.now()).outcome == "info_unchanged"
     assert info.current_profile(settings_).pow_bits == 2
     assert daemon.handle('{"kind":1}', settings=settings_, signer=serbero_keys,
-                         now=clock.now()) == "rejected:wrong_kind"
+                         now=clock.now()).outcome == "rejected:wrong_kind"
 
 
 @settings(max_examples=100, deadline=None,
@@ -76,7 +76,7 @@ def test_the_actor_entry_records_info_and_rejects_other_kinds(db, settings_, nod
     st.lists(st.lists(st.text(max_size=66), max_size=3), max_size=3)))
 def test_no_input_makes_the_actor_or_the_listener_raise(settings_, serbero_keys, raw):
     assert isinstance(daemon.handle(raw, settings=settings_, signer=serbero_keys,
-                                    now=clock.now()), str)
+                                    now=clock.now()).outcome, str)
     with contextlib.suppress(EventRejected):
         daemon.precheck(raw, settings_)
 
@@ -90,7 +90,7 @@ def test_the_sweep_times_out_takes(settings_, serbero_keys, node_keys, record_di
     class Rt:
         settings = settings_
 
-    assert daemon.sweep(Rt(), now + 1) == []
+    assert daemon.sweep(Rt(), now + 1).outbox_ids == ()
     assert TakeRequest.get().status == "timed_out"
 
 
@@ -127,7 +127,7 @@ def test_every_delivery_of_a_foreign_key_announcement_is_loud(db, settings_, nod
     with caplog.at_level(logging.ERROR):
         for expected in ("info_recorded", "info_unchanged"):  # e.g. replayed after a restart
             assert daemon.handle(foreign.as_json(), settings=settings_, signer=serbero_keys,
-                                 now=clock.now()) == expected
+                                 now=clock.now()).outcome == expected
     assert [r.getMessage().split(":")[0] for r in caplog.records] == [
         "mostro_serbero_key_mismatch"] * 2
     assert info.current_profile(settings_).refusal == "foreign_serbero_key"

@@ -12,7 +12,7 @@ from nostr_sdk import EventBuilder, Keys, Kind, Tag, Timestamp
 
 from serbero.errors import EventRejected
 from serbero.mostro import attachments, info
-from serbero.mostro.signing import V1, V2
+from serbero.mostro.protocols import V1, V2
 
 NODE = Keys.generate()
 NODE_PK = NODE.public_key().to_hex()

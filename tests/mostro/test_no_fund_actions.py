@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import serbero
 from serbero.errors import EventRejected, ProtocolError
-from serbero.mostro import messages, signing
+from serbero.mostro import messages, protocols, signing
 from serbero.mostro.messages import FORBIDDEN_ACTIONS, MostroMessage, message_from_json
 
 UUID = "308e1272-d5f4-47e6-bd97-3504baea9c23"
@@ -41,7 +41,7 @@ def test_a_message_altered_after_construction_still_cannot_be_serialised(action)
     with pytest.raises(ProtocolError):
         msg.to_json()
     with pytest.raises(ProtocolError):
-        signing.encode(msg, transport=signing.V2)
+        signing.encode(msg, transport=protocols.V2)
 
 
 @pytest.mark.parametrize("action", sorted(FORBIDDEN_ACTIONS))

@@ -12,7 +12,7 @@ from nostr_sdk import Keys
 from serbero.errors import EventRejected
 from serbero.mostro import signing
 from serbero.mostro.messages import MostroMessage, take_dispute_request
-from serbero.mostro.signing import V1, V2
+from serbero.mostro.protocols import V1, V2
 
 UUID = "308e1272-d5f4-47e6-bd97-3504baea9c23"
 CORE_KEYS = Keys.parse("110e43647eae221ab1da33ddc17fd6ff423f2b2f49d809b9ffa40794a2ab996c")

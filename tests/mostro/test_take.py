@@ -12,15 +12,15 @@ from nostr_sdk import Keys
 from serbero import outbox
 from serbero.db.models import AuditEvent, Outbox
 from serbero.errors import PublishError
-from serbero.mostro import info, signing, take, take_timeouts, transport
+from serbero.mostro import info, protocols, signing, take, take_timeouts, transport
 from serbero.mostro.messages import MostroMessage
 from serbero.mostro.models import TakeRequest
 from serbero.mostro.take_replies import ingest_reply
 from serbero.nostr.relays import PublishOutcome
-from tests.conftest import OneAtATime
+from tests.conftest import OneAtATime, via
 from tests.mostro.conftest import solver_info
 
-V2_PROFILE = info.NodeProfile(signing.V2, 4, info.OURS, None, "announced")
+V2_PROFILE = info.NodeProfile(protocols.V2, 4, info.OURS, None, "announced")
 BUYER, SELLER = Keys.generate().public_key().to_hex(), Keys.generate().public_key().to_hex()
 
 
@@ -67,10 +67,10 @@ def test_begin_stores_a_pending_request_and_a_signed_event_for_the_node(
     request = TakeRequest.get(TakeRequest.request_id == start.request_id)
     assert (request.status, request.dispute_id, request.transport) == ("pending", dispute_id, "v2")
     row = Outbox.get_by_id(start.outbox_ids[0])
-    assert (row.kind, row.recipient, row.event_id) == (
-        take.KIND, node_keys.public_key().to_hex(), request.event_id)
+    assert (row.purpose, row.recipient, row.message_id) == (
+        take.PURPOSE_NAME, node_keys.public_key().to_hex(), request.event_id)
     # the node reads admin-take-dispute for this dispute, with the request id, mined to 4 bits
-    opened = transport.open_event(row.event_json, keys=node_keys, now=int(time.time()),
+    opened = transport.open_event(row.body, keys=node_keys, now=int(time.time()),
                                   expected_sender=serbero_keys.public_key().to_hex())
     assert opened.pow_bits >= 4
     content = signing.decode(opened.content, transport=opened.transport, author=opened.author)
@@ -81,9 +81,9 @@ def test_begin_stores_a_pending_request_and_a_signed_event_for_the_node(
 
 
 @pytest.mark.parametrize(("profile", "reason"), [
-    (info.NodeProfile(signing.V2, 0, info.FOREIGN, "foreign_serbero_key", "announced"),
+    (info.NodeProfile(protocols.V2, 0, info.FOREIGN, "foreign_serbero_key", "announced"),
      "foreign_serbero_key"),
-    (info.NodeProfile(signing.V2, 0, info.ABSENT, "node_info_unknown", "unknown"),
+    (info.NodeProfile(protocols.V2, 0, info.ABSENT, "node_info_unknown", "unknown"),
      "node_info_unknown"),
 ])
 def test_begin_refuses_when_the_node_profile_forbids_it(record_dispute, begin, profile, reason):
@@ -103,7 +103,7 @@ def test_begin_refuses_unknown_taken_and_already_pending_disputes(backend, recor
     assert TakeRequest.select().count() == 1 and Outbox.select().count() == 1
 
 
-@pytest.mark.parametrize("mode", [signing.V2, signing.V1])
+@pytest.mark.parametrize("mode", [protocols.V2, protocols.V1])
 def test_a_matching_reply_records_the_take_and_the_trade_keys(backend, record_dispute, begin,
                                                               apply, reply_from, mode):
     dispute_id = record_dispute()
@@ -111,7 +111,7 @@ def test_a_matching_reply_records_the_take_and_the_trade_keys(backend, record_di
     start = begin(dispute_id, profile=profile)
     order_id = str(uuid.uuid4())
     outcome = apply(reply_from(took(dispute_id, start.request_id, order_id=order_id,
-                                    version=1 if mode == signing.V1 else 2), mode=mode))
+                                    version=1 if mode == protocols.V1 else 2), mode=mode))
     assert (outcome.outcome, outcome.dispute_id) == ("taken", dispute_id)
     request = take.latest(dispute_id)
     assert (request.status, request.order_id, request.buyer_pubkey, request.seller_pubkey) == (
@@ -273,7 +273,8 @@ def test_the_outbox_publishes_a_fresh_request_and_stamps_it(record_dispute, begi
     start = begin(record_dispute())
     relay = FakeRelay()
     now = int(time.time())
-    status = outbox.publish(start.outbox_ids[0], relay=relay, settings=make_settings(), now=now)
+    status = outbox.publish(start.outbox_ids[0], channels=via(relay), settings=make_settings(),
+                            now=now)
     assert status == "sent" and len(relay.published) == 1
     assert take.latest(TakeRequest.get().dispute_id).sent_at == now
 
@@ -286,7 +287,7 @@ def test_a_request_that_could_not_go_out_promptly_is_not_retried(record_dispute,
     monkeypatch.setattr("serbero.clock.now", lambda: int(time.time()) + 11)
     relay = FakeRelay()
     # Then the outbox cancels it rather than send something mostrod will drop
-    assert outbox.publish(start.outbox_ids[0], relay=relay, settings=make_settings(),
+    assert outbox.publish(start.outbox_ids[0], channels=via(relay), settings=make_settings(),
                           now=int(time.time()) + 11) == "cancelled"
     assert relay.published == []
     assert take.latest(dispute_id).status == "unsent"
@@ -297,7 +298,7 @@ def test_a_permanent_publish_failure_marks_the_request_unsent(record_dispute, be
     dispute_id = record_dispute()
     start = begin(dispute_id)
     relay = FakeRelay(PublishError("blocked: no", permanent=True))
-    assert outbox.publish(start.outbox_ids[0], relay=relay, settings=make_settings(),
+    assert outbox.publish(start.outbox_ids[0], channels=via(relay), settings=make_settings(),
                           now=int(time.time())) == "failed"
     request = take.latest(dispute_id)
     assert request.status == "unsent" and "blocked" in request.reason
@@ -316,7 +317,7 @@ def test_a_request_mined_too_slowly_is_restamped_ahead_by_the_mining_time(
     start = begin(dispute_id, now=1000)
     # Then the request that goes out is the second one, stamped 10 s ahead
     assert start.outcome == "sent"
-    event = json.loads(Outbox.get_by_id(start.outbox_ids[0]).event_json)
+    event = json.loads(Outbox.get_by_id(start.outbox_ids[0]).body)
     assert event["created_at"] == 1020
 
 

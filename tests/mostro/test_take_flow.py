@@ -10,7 +10,7 @@ from serbero import clock
 from serbero.db.models import AuditEvent, Dispute
 from serbero.disputes import ingest
 from serbero.mostro import info, take, take_timeouts
-from serbero.mostro.signing import V1, V2
+from serbero.mostro.protocols import V1, V2
 
 
 @pytest.mark.parametrize("mode", [V2, V1])

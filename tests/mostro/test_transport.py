@@ -23,7 +23,7 @@ from nostr_sdk import (
 
 from serbero.errors import EventRejected
 from serbero.mostro import transport
-from serbero.mostro.signing import V1, V2
+from serbero.mostro.protocols import V1, V2
 
 SENDER, RECEIVER = Keys.generate(), Keys.generate()
 NOW = int(time.time())

@@ -163,7 +163,7 @@ def dead_letter(broker, message) -> str:
 
 def expected_queues() -> set[str]:
     """The queues of this deployment's actor modules, listed independently of the code."""
-    queues = {"events", "notify", "ticks"}
+    queues = {"events", "notify", "webhooks", "ticks"}
     if (ROOT / "workers" / "escalation.py").exists():
         queues.add("escalation")
     if (ROOT / "workers" / "mediation.py").exists():
@@ -191,9 +191,10 @@ def seed_notice(dispute, *, notif_type: str = "initial", latency_ms: int | None 
     from serbero.db.models import Notification, Outbox
 
     sent_ms = None if latency_ms is None else dispute.detected_at_ms + latency_ms
-    row = Outbox.create(kind="solver_dm", dispute=dispute.dispute_id, recipient=solver,
-                        event_id=f"dm-{dispute.dispute_id}-{notif_type}-{solver[:4]}",
-                        event_json="{}", status="sent" if sent_ms else "pending",
+    row = Outbox.create(purpose="solver_dm", notice_type=notif_type,
+                        dispute=dispute.dispute_id, recipient=solver,
+                        message_id=f"dm-{dispute.dispute_id}-{notif_type}-{solver[:4]}",
+                        body="{}", status="sent" if sent_ms else "pending",
                         created_at=dispute.detected_at, created_at_ms=dispute.detected_at_ms,
                         next_attempt_at=dispute.detected_at,
                         sent_at=None if sent_ms is None else sent_ms // 1000, sent_at_ms=sent_ms)

@@ -6,8 +6,10 @@ import sys
 import textwrap
 
 from serbero.dedup import LocalSeen
-from serbero.listener import Listener
-from serbero.ops import counters, heartbeat
+from serbero.listener import Listener, heartbeat
+from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
+from serbero.ops import counters
+from serbero.ops.heartbeat import read as read_heartbeats
 from tests.conftest import NAMESPACE, REDIS_URL
 from tests.ops.conftest import ROOT
 
@@ -43,10 +45,11 @@ def test_rejections_in_many_processes_add_up(redis_client, clean_ops_keys):
 
 def test_a_heartbeat_is_written_at_most_every_few_seconds(nostr_loop, make_settings, redis_client,
                                                           clean_ops_keys):
-    listener = Listener(make_settings(), enqueue=lambda raw: None, seen=LocalSeen())
+    listener = Listener(make_settings(),
+                        targets={INGEST_DISPUTE_EVENT: lambda raw: None}, seen=LocalSeen())
     assert nostr_loop.run(heartbeat.beat(listener), 5) is True
     assert nostr_loop.run(heartbeat.beat(listener), 5) is False  # too soon
-    [beat] = heartbeat.read(redis_client, NAMESPACE)
+    [beat] = read_heartbeats(redis_client, NAMESPACE)
     assert beat.relays_total == 1 and beat.relays_connected == 0 and beat.last_event_at is None
     assert 0 < redis_client.ttl(f"{NAMESPACE}:ops:listener:{beat.listener_id}") \
         <= heartbeat.BEAT_TTL_S
@@ -55,16 +58,17 @@ def test_a_heartbeat_is_written_at_most_every_few_seconds(nostr_loop, make_setti
 def test_a_redis_outage_never_stops_the_listener(nostr_loop, make_settings, redis_client,
                                                  clean_ops_keys):
     settings = make_settings().replace(redis_url="redis://127.0.0.1:9/0")
-    listener = Listener(settings, enqueue=lambda raw: None, seen=LocalSeen())
+    listener = Listener(settings,
+                        targets={INGEST_DISPUTE_EVENT: lambda raw: None}, seen=LocalSeen())
     assert nostr_loop.run(heartbeat.beat(listener), 10) is False
     assert listener.handle("not json") == "rejected:malformed_json"  # counted nowhere, no error
-    assert heartbeat.read(redis_client, NAMESPACE) == []
+    assert read_heartbeats(redis_client, NAMESPACE) == []
 
 
 def test_with_the_embedded_broker_nothing_is_written(nostr_loop, make_settings, redis_client,
                                                     clean_ops_keys):
-    listener = Listener(make_settings().replace(redis_url=None), enqueue=lambda raw: None,
-                        seen=LocalSeen())
+    listener = Listener(make_settings().replace(redis_url=None),
+                        targets={INGEST_DISPUTE_EVENT: lambda raw: None}, seen=LocalSeen())
     assert nostr_loop.run(heartbeat.beat(listener), 5) is False
     assert listener.handle("not json") == "rejected:malformed_json"
     assert list(redis_client.scan_iter(f"{NAMESPACE}:ops:*")) == []

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from serbero.cli import cli
 from serbero.config import Secret
 from serbero.ops.http import is_loopback
-from tests.conftest import NAMESPACE
+from tests.conftest import NAMESPACE, REDIS_URL
 from tests.ops.conftest import TOKEN, dead_letter, expected_queues, http
 from workers import actors
 from workers.dashboard import dashboard_app
@@ -58,7 +58,7 @@ def test_with_redis_down_the_dashboard_shows_a_page_that_says_so(private_redis,
 
 
 def test_requests_without_the_right_token_are_refused(broker, serve_app):
-    url = serve_app(dashboard_app(Secret(TOKEN)))
+    url = serve_app(dashboard_app(Secret(TOKEN), REDIS_URL))
     refused = http(url + "/")
     assert refused.status == 401
     assert refused.headers["www-authenticate"].startswith('Basic realm="serbero dashboard"')
@@ -83,7 +83,7 @@ def test_a_dead_letter_is_requeued_through_the_ui(broker, redis_client, serve_ap
     # Given a publish job whose retries ran out
     message_id = dead_letter(broker, actors.publish_outbox_row.message(4242))
     assert redis_client.zcard(f"{NAMESPACE}:notify.XQ") == 1
-    url = serve_app(dashboard_app(Secret(TOKEN)))
+    url = serve_app(dashboard_app(Secret(TOKEN), REDIS_URL))
     # When the operator opens the failed tab
     page = http(url + "/queues/notify/failed", token=TOKEN)
     assert page.status == 200
@@ -113,7 +113,7 @@ def test_a_dead_letter_is_requeued_through_the_ui(broker, redis_client, serve_ap
 
 
 def test_a_planted_csrf_cookie_is_not_echoed_into_the_page(broker, serve_app):
-    url = serve_app(dashboard_app(Secret(TOKEN)))
+    url = serve_app(dashboard_app(Secret(TOKEN), REDIS_URL))
     page = http(url + "/queues/notify/failed", token=TOKEN,
                 headers={"Cookie": '__dd_csrf="><script>alert(1)</script>'})
     assert page.status == 200

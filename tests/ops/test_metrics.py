@@ -12,8 +12,8 @@ from serbero.cli import cli
 from serbero.config import Secret
 from serbero.db.models import audit
 from serbero.dedup import LocalSeen
-from serbero.listener import Listener
-from serbero.ops import heartbeat
+from serbero.listener import Listener, heartbeat
+from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
 from serbero.ops.http import guarded
 from serbero.ops.prometheus import SerberoCollector, metrics_app
 from tests.ops.conftest import TOKEN, dead_letter, http, seed_dispute, seed_notice, write_config
@@ -50,7 +50,8 @@ def seeded(db, broker, mostro, make_settings, clean_ops_keys, nostr_loop):
     actors.ingest_dispute_event.send("{}")
     dead_letter(broker, actors.publish_outbox_row.message(9))
     settings = make_settings(mostro=mostro.pubkey)
-    listener = Listener(settings, enqueue=lambda raw: None, seen=LocalSeen())
+    listener = Listener(settings,
+                        targets={INGEST_DISPUTE_EVENT: lambda raw: None}, seen=LocalSeen())
     assert listener.handle("{") == "rejected:malformed_json"
     assert listener.handle(mostro.revision("c1d2e3f4-0000-4000-8000-000000000002",
                                            "initiated").as_json()) == "enqueued"

@@ -17,8 +17,9 @@ from serbero.db.connection import database
 from serbero.db.models import audit
 from serbero.dedup import LocalSeen
 from serbero.disputes import ingest
-from serbero.listener import Listener, serve
-from serbero.ops import heartbeat
+from serbero.listener import Listener, heartbeat, serve
+from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
+from serbero.ops.heartbeat import read as read_heartbeats
 from serbero.simulators.mostro_node import MostroNode
 from tests.conftest import NAMESPACE
 from tests.ops.conftest import dead_letter, expected_queues, seed_dispute, write_config
@@ -75,7 +76,7 @@ def test_status_shows_the_deployment_at_a_glance(nostr_loop, relay, mostro, make
     # Given a listener running on a live relay and one that is down, which has seen an event
     settings = make_settings(relays=[relay, "ws://127.0.0.1:9"], mostro=mostro.pubkey)
     handed: list[str] = []
-    listener = Listener(settings, enqueue=handed.append, seen=LocalSeen())
+    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append}, seen=LocalSeen())
     serving = Serving(nostr_loop, listener)
     try:
         nostr_loop.run(mostro.open_dispute(), 10)
@@ -91,7 +92,7 @@ def test_status_shows_the_deployment_at_a_glance(nostr_loop, relay, mostro, make
         actors.ingest_dispute_event.send("{}")
         actors.run_tick.send_with_options(args=("renotify", 1), delay=600_000)
         dead_letter(broker, actors.publish_outbox_row.message(7))
-        wait_until(lambda: [b for b in heartbeat.read(redis_client, settings.redis_namespace)
+        wait_until(lambda: [b for b in read_heartbeats(redis_client, settings.redis_namespace)
                             if b.last_event_at is not None])
         # When the operator asks for the status
         result = CliRunner().invoke(cli, ["status", "-c", str(write_config(
@@ -99,7 +100,7 @@ def test_status_shows_the_deployment_at_a_glance(nostr_loop, relay, mostro, make
     finally:
         serving.stop()
     # A stopped listener takes its heartbeat with it
-    assert heartbeat.read(redis_client, settings.redis_namespace) == []
+    assert read_heartbeats(redis_client, settings.redis_namespace) == []
     # Then one line per concern tells the story
     assert result.exit_code == 0, result.output
     out = result.stdout

@@ -94,10 +94,10 @@ def test_a_worker_classifying_leaks_no_key_and_no_party_text(broker, make_settin
     endpoint.script(refusing_echo)
     endpoint_b.script(answering)
     from workers import mediation
-    from workers.context import install
+    from workers.wiring import install_runtime
 
     rt = Runtime.open(settings)
-    install(rt)
+    install_runtime(rt)
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50, queues={"mediation"})
     worker.start()
     try:
@@ -113,7 +113,7 @@ def test_a_worker_classifying_leaks_no_key_and_no_party_text(broker, make_settin
         worker.join()
     finally:
         worker.stop()
-        install(None)
+        install_runtime(None)
         setup.forget()
         rt.close()
 

@@ -116,10 +116,10 @@ def test_every_problem_is_reported_at_once_one_line_each():
         "solvers": [{"pubkey": SOLVER.public_key().to_hex(), "permission": "Write"}],
         "timeouts": {"renotification_check_interval_seconds": 0, "renotification_seconds": -5},
         "escalation": {"dispatch_interval_seconds": 0},
-        "webhooks": {},
+        "webhook": {},  # a typo of [[webhooks]]
     })
     text = "\n".join(problems)
-    assert "unknown section `[webhooks]`" in text
+    assert "unknown section `[webhook]`" in text
     assert "[serbero]: unknown key `colour`" in text
     assert "[serbero].private_key: not a valid secret key" in text
     assert "[mostro].pubkey: `npub1nope` is not a valid public key" in text
@@ -225,7 +225,6 @@ def test_check_config_prints_a_summary_and_warnings(tmp_path):
 def test_serbero_config_env_names_the_file(tmp_path, monkeypatch):
     path = write(tmp_path, RUST_CONFIG)
     monkeypatch.setenv("SERBERO_CONFIG", str(path))
-    assert config.config_path() == path
     assert config.load().config_path == path
     assert os.environ["SERBERO_CONFIG"] == str(path)
 
@@ -237,3 +236,20 @@ def test_the_sample_configuration_is_valid_once_keys_are_filled_in(tmp_path):
               .replace("<npub1… of a solver>", SOLVER.public_key().to_bech32()))
     settings = config.load(write(tmp_path, sample), environ={})
     assert settings.warnings == () and len(settings.relays) == 2
+
+
+def test_the_environment_only_settings_check_what_the_daemons_check():
+    # The dashboard reads ServiceSettings alone: the log format and a Redis URL that does not
+    # parse are refused there too, each named, and SERBERO_LOG is kept as set (issue 10 on
+    # issue 11's settings).
+    service = config.load_service({"SERBERO_LOG_FORMAT": "JSON", "SERBERO_LOG": "debug"})
+    assert (service.log_format, service.log_level, service.env_log_level) == \
+        ("json", "debug", "debug")
+    quiet = config.load_service({})
+    assert (quiet.log_format, quiet.log_level, quiet.env_log_level) == ("logfmt", "info", None)
+    with pytest.raises(ConfigError) as err:
+        config.load_service({"SERBERO_LOG_FORMAT": "xml",
+                             "SERBERO_REDIS_URL": "redis://:pw@127.0.0.1:notaport/0"})
+    assert [p.split(":")[0] for p in err.value.problems] == ["SERBERO_REDIS_URL",
+                                                             "SERBERO_LOG_FORMAT"]
+    assert "pw" not in " ".join(err.value.problems)

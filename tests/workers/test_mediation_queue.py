@@ -22,12 +22,12 @@ def test_mediation_actors_are_on_their_queue_with_limits_that_fit_the_chain(brok
 
 
 def test_the_health_tick_is_enqueued_on_mediation_not_ticks(broker, make_settings):
-    from workers.embedded import ProducerHooks
+    from workers import wiring
 
-    assert "reasoning_health" in ticks.MEDIATION_JOBS
+    assert ticks.queue("reasoning_health") == ticks.MEDIATION
     assert ticks.periods(make_settings())["reasoning_health"] == 120
-    ProducerHooks.fire_tick("reasoning_health", 7)
-    ProducerHooks.fire_tick("outbox", 7)
+    wiring.fire_tick("reasoning_health", 7)
+    wiring.fire_tick("outbox", 7)
     depth = {q.name: q.ready for q in queues.depths(broker.client, broker.namespace,
                                                     ["mediation", "ticks"])}
     assert depth == {"mediation": 1, "ticks": 1}

@@ -3,7 +3,6 @@ PostgreSQL, without a single write (issue 10, defect 4: its schema_version rows 
 this project's versions 1 to 3, so no table was created and the first write failed)."""
 
 import hashlib
-import uuid
 
 import pytest
 from nostr_sdk import Keys
@@ -12,7 +11,7 @@ from peewee import SqliteDatabase
 from serbero.db import migrate, open_database
 from serbero.db.access import open_checked
 from serbero.errors import DatabaseError
-from tests.conftest import PG_URL, _answers, need, run_serbero
+from tests.conftest import pg_schema, run_serbero
 from tests.unit.db import rust_schema
 
 REFUSAL = "holds the Rust Serbero's schema (schema_version 1-5), not this Serbero's; nothing " \
@@ -57,12 +56,7 @@ def test_an_early_rust_serbero_database_is_recognised_too(tmp_path):
 
 @pytest.mark.postgres
 def test_a_rust_serbero_postgres_schema_is_refused_and_gains_no_table():
-    need(_answers("127.0.0.1", 5432), "PostgreSQL at 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = open_database(PG_URL, bind=False)
-    admin.execute_sql(f"CREATE SCHEMA {schema}")
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    try:
+    with pg_schema() as url:
         db = open_database(url, bind=False)
         rust_schema.create(db, "postgres")
         tables = sorted(db.get_tables())
@@ -74,9 +68,6 @@ def test_a_rust_serbero_postgres_schema_is_refused_and_gains_no_table():
         assert [v for (v,) in db.execute_sql("SELECT version FROM schema_version")] == \
             [1, 2, 3, 4, 5]
         db.close()
-    finally:
-        admin.execute_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
 
 
 def test_serbero_run_on_a_rust_serbero_database_says_so_in_one_line(rust_sqlite, tmp_path):

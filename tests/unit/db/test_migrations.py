@@ -59,3 +59,64 @@ def test_a_migration_that_lands_after_a_higher_one_still_runs(tmp_path, monkeypa
     assert migrate(db) == [2]
     assert {"a", "b", "c"} <= set(db.get_tables())
     assert migrate(db) == []
+
+
+@pytest.fixture
+def blank_db(backend, tmp_path):
+    """An empty database, not migrated: an SQLite file, or a PostgreSQL schema of its own."""
+    from tests.conftest import pg_schema
+
+    if backend == "sqlite":
+        database = open_database(sqlite_url(tmp_path / "blank.db"), bind=False)
+        yield database
+        database.close()
+        return
+    with pg_schema() as url:
+        database = open_database(url, bind=False)
+        yield database
+        database.close()
+
+
+def test_a_database_of_main_before_the_channels_merge_upgrades_with_its_rows(blank_db,
+                                                                             monkeypatch):
+    # Given a deployment migrated by main before issue 11 was merged: versions 1-3 and 5 (the
+    # reasoning tables), an outbox row in the old column names and a provider's health
+    from serbero.db import migrations
+    from serbero.db.models import Outbox
+    from serbero.reasoning.models import ProviderHealth
+
+    every = available()
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] != 4])
+    assert migrate(blank_db) == [1, 2, 3, 5]
+    p = blank_db.param
+    blank_db.execute_sql(
+        "INSERT INTO outbox (kind, purpose, recipient, event_id, event_json, created_at, "
+        f"next_attempt_at, relays) VALUES ({', '.join([p] * 8)})",
+        ("solver_dm", "initial", "ab" * 32, "e1" * 32, '{"id":"e1"}', 10, 25, '["ws://r"]'))
+    blank_db.execute_sql(
+        "INSERT INTO reasoning_health (provider_key, provider, model, status, checked_at) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p})", ("k", "openai", "m", "ok", 10))
+    # When the merged version starts (v4 lands after v5)
+    monkeypatch.setattr(migrations, "available", lambda: every)
+    assert migrate(blank_db) == [4]
+    # Then the row reads in the new names, as a nostr row, and the reasoning tables are intact
+    with blank_db.bind_ctx([Outbox, ProviderHealth]):
+        row = Outbox.get()
+        assert (row.channel, row.purpose, row.notice_type, row.message_id, row.body,
+                row.accepted_by) == ("nostr", "solver_dm", "initial", "e1" * 32, '{"id":"e1"}',
+                                     '["ws://r"]')
+        assert ProviderHealth.get().status == "ok"
+    assert migrate(blank_db) == []
+
+
+def test_a_database_of_issue_11_before_the_reasoning_merge_gains_the_reasoning_tables(
+        blank_db, monkeypatch):
+    from serbero.db import migrations
+
+    every = available()
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] != 5])
+    assert migrate(blank_db) == [1, 2, 3, 4]
+    monkeypatch.setattr(migrations, "available", lambda: every)
+    assert migrate(blank_db) == [5]
+    assert {"reasoning_calls", "reasoning_health", "wanted_subscriptions"} <= \
+        set(blank_db.get_tables())

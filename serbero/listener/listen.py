@@ -1,10 +1,11 @@
-"""The relay listener: subscribes to the Mostro node's dispute events on every relay, checks
-each one, and hands it to the queue; it also drives the ticker and saves its resume cursor.
+"""The relay listener: holds its subscriptions on every relay (the deployment's, plus those
+workers want for a while), checks each event, and hands it to its target's queue once; it also
+drives the ticker and saves its resume cursor.
 
-It writes nothing but the cursor (and, at start-up, the node's info event it reads, so takes
-use what the node announces now). It never stops because relays are down: nostr-sdk reconnects
-in the background and re-sends the subscription, and a periodic fetch catches anything a burst
-or a reconnect made the notification stream drop.
+It writes nothing but the cursor and its heartbeat (and, at start-up, the node's info event it
+reads, so takes use what the node announces now). It never stops because relays are down:
+nostr-sdk reconnects in the background and re-sends the subscriptions, and a periodic fetch
+catches anything a burst or a reconnect made the notification stream drop.
 """
 
 from __future__ import annotations
@@ -14,53 +15,55 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
-from nostr_sdk import Client, Filter, Kind, PublicKey, ReqTarget, Timestamp
+from nostr_sdk import Client, ReqTarget
 
-from serbero import clock
+from serbero import clock, rejections
 from serbero.config import Settings
 from serbero.cursor import ResumeCursor
 from serbero.dedup import SeenFilter
-from serbero.disputes.events import DISPUTE_KIND, parse_dispute_event
 from serbero.errors import EventRejected
-from serbero.mostro import daemon as mostro_daemon
+from serbero.listener import heartbeat
+from serbero.listener.subscriptions import DISPUTES, Subscription, deployment
+from serbero.listener.wanted import WantedSubscriptions
 from serbero.nostr.relays import open_client
-from serbero.ops import counters, heartbeat
 from serbero.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION_ID = "serbero-disputes"
 CURSOR_NAME = "disputes"
 #: Seconds between saves of the resume cursor.
 CURSOR_FLUSH_EVERY_S = 5
 #: Seconds between fetches that re-read recent events in case the stream dropped some.
 RECONCILE_EVERY_S = 300
 RECONCILE_TIMEOUT_S = 10
+#: Seconds between reads of the wanted subscriptions.
+WANTED_EVERY_S = 2
 #: How often the service loop wakes up to run the ticker.
 LOOP_INTERVAL_S = 0.5
 
+Targets = Mapping[str, Callable[[str], None]]
+
 
 class Listener:
-    def __init__(self, settings: Settings, *, enqueue: Callable[[str], None], seen: SeenFilter,
+    def __init__(self, settings: Settings, *, targets: Targets, seen: SeenFilter,
                  cursor: ResumeCursor | None = None,
-                 enqueue_mostro: Callable[[str], None] | None = None) -> None:
+                 subscriptions: Sequence[Subscription] | None = None) -> None:
         self.settings = settings
-        self.enqueue = enqueue
-        self.enqueue_mostro = enqueue_mostro
+        self.targets = targets
         self.seen = seen
         self.cursor = cursor or ResumeCursor(CURSOR_NAME,
                                              overlap_s=settings.timeouts.resume_overlap_seconds)
+        every = deployment(settings) if subscriptions is None else subscriptions
+        #: The subscriptions held from start to stop: those whose target this process has.
+        self.subscriptions = {s.name: s for s in every if s.target in targets}
+        self.wanted = WantedSubscriptions(self)
         self.client: Client | None = None
         self._consumer: asyncio.Task[None] | None = None
-        self._node_check: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[object]] = []
         self.last_event_at: float | None = None
-
-    def dispute_filter(self, since: int) -> Filter:
-        mostro = PublicKey.parse(self.settings.mostro_pubkey)
-        return Filter().kind(Kind(DISPUTE_KIND)).author(mostro).since(Timestamp.from_secs(since))
 
     async def start(self) -> None:
         saved = self.cursor.load()
@@ -69,61 +72,51 @@ class Listener:
                                              "resumed": saved is not None})
         self.client = await open_client(self.settings.relays)
         stream = self.client.notifications()  # taken before subscribing, or events are lost
-        out = await self.client.subscribe(ReqTarget.auto([self.dispute_filter(since)]),
-                                          id=SUBSCRIPTION_ID)
-        log.info("subscribed to dispute events", extra={
-            "kind": DISPUTE_KIND, "ok": len(out.success), "failed": len(out.failed)})
-        if self.enqueue_mostro is not None:
-            await self.client.subscribe(ReqTarget.auto(mostro_daemon.subscription_filters(
-                self.settings, clock.now())), id=mostro_daemon.SUBSCRIPTION_ID)
-            self._node_check = asyncio.create_task(self._check_node())
+        for sub in self.subscriptions.values():
+            out = await self.client.subscribe(ReqTarget.auto(sub.filters(since)), id=sub.name)
+            log.info("subscribed", extra={"subscription": sub.name, "ok": len(out.success),
+                                          "failed": len(out.failed)})
+            if sub.at_start is not None:
+                self._background.append(asyncio.create_task(self._at_start(sub)))
         self._consumer = asyncio.create_task(self._consume(stream))
 
-    async def _check_node(self) -> None:
-        """Read the node's announcement once at start-up, in the background: a `serbero` key
-        that is not ours is logged loudly here, in the listener's own start-up log."""
-        assert self.client is not None
+    async def _at_start(self, sub: Subscription) -> None:
+        assert self.client is not None and sub.at_start is not None
         try:
-            await mostro_daemon.startup_check(self.client, self.settings, clock.now())
+            await sub.at_start(self.client)
         except Exception:
-            log.exception("mostro_startup_check_failed")
+            log.exception("subscription_start_check_failed", extra={"subscription": sub.name})
 
     async def _consume(self, stream) -> None:
         while (notification := await stream.next()) is not None:
-            if notification.is_new_event() and notification.subscription_id == SUBSCRIPTION_ID:
-                self.handle(notification.event.as_json())
-            elif (notification.is_new_event()
-                  and notification.subscription_id == mostro_daemon.SUBSCRIPTION_ID):
-                self.handle_mostro(notification.event.as_json())
+            if notification.is_new_event():
+                name = notification.subscription_id
+                raw = notification.event.as_json()
+                if name in self.subscriptions:
+                    self.handle(raw, name)
+                else:
+                    self.wanted.handle(name, raw)
 
-    def handle(self, raw: str) -> str:
-        """Check one dispute event and hand it to the queue once; return what happened to it."""
+    def handle(self, raw: str, subscription: str = DISPUTES) -> str:
+        """Check one event of a subscription and hand it to its target once; return what
+        happened to it."""
+        sub = self.subscriptions[subscription]
         now = clock.now()
         try:
-            event = parse_dispute_event(raw, mostro_pubkey=self.settings.mostro_pubkey, now=now)
+            checked = sub.check(raw)
         except EventRejected as rejected:
-            return self._rejected(rejected, "dispute_event_rejected")
-        # Tracked before enqueueing: if the queue fails, the cursor still holds this event back
-        # and the next reconcile hands it over again.
-        self.cursor.track(event.event_id, event.created_at, now)
-        outcome = self._hand_over(event.event_id, raw, self.enqueue)
-        if outcome == "enqueued":
+            return self.rejected(rejected, sub.rejected_as, sub.counter_prefix)
+        if sub.resumes and checked.created_at is not None:
+            # Tracked before enqueueing: if the queue fails, the cursor still holds this event
+            # back and the next reconcile hands it over again.
+            self.cursor.track(checked.event_id, checked.created_at, now)
+        outcome = self.hand_over(checked.event_id, raw, self.targets[sub.target])
+        if outcome == "enqueued" and sub.received_as is not None:
             self.last_event_at = time.time()
-            log.info("dispute event received", extra={
-                "dispute_id": event.dispute_id, "status": event.status,
-                "event_id": event.event_id})
+            log.info(sub.received_as, extra=checked.facts or {})
         return outcome
 
-    def handle_mostro(self, raw: str) -> str:
-        """Hand an event for the Mostro layer (node info, replies to Serbero) to the queue once."""
-        assert self.enqueue_mostro is not None
-        try:
-            event_id = mostro_daemon.precheck(raw, self.settings)
-        except EventRejected as rejected:
-            return self._rejected(rejected, "mostro_event_rejected", prefix="mostro_")
-        return self._hand_over(event_id, raw, self.enqueue_mostro)
-
-    def _hand_over(self, event_id: str, raw: str, enqueue: Callable[[str], None]) -> str:
+    def hand_over(self, event_id: str, raw: str, enqueue: Callable[[str], None]) -> str:
         if not self.seen.first_time(event_id):
             return "duplicate"
         try:
@@ -134,22 +127,28 @@ class Listener:
             return "enqueue_failed"
         return "enqueued"
 
-    def _rejected(self, rejected: EventRejected, event: str, prefix: str = "") -> str:
-        counters.count_rejection(self.settings, prefix + rejected.reason)
+    def rejected(self, rejected: EventRejected, event: str, prefix: str = "") -> str:
+        rejections.count(self.settings, prefix + rejected.reason)
         log.warning(event, extra={"reason": rejected.reason, "detail": rejected.detail[:120]})
         return f"rejected:{rejected.reason}"
 
     async def reconcile(self) -> int:
-        """Re-read recent events from the relays; return how many were new to the queue."""
+        """Re-read recent events of the resuming subscriptions; return how many were new to
+        the queue."""
         assert self.client is not None
         since = self.cursor.since(clock.now())
-        events = await self.client.fetch_events(ReqTarget.auto([self.dispute_filter(since)]),
-                                                timeout=timedelta(seconds=RECONCILE_TIMEOUT_S))
-        return sum(self.handle(e.as_json()) == "enqueued" for e in events)
+        found = 0
+        for sub in self.subscriptions.values():
+            if not sub.resumes:
+                continue
+            events = await self.client.fetch_events(
+                ReqTarget.auto(sub.filters(since)), timeout=timedelta(seconds=RECONCILE_TIMEOUT_S))
+            found += sum(self.handle(e.as_json(), sub.name) == "enqueued" for e in events)
+        return found
 
     async def stop(self) -> None:
         """Stop handing events to the queue, save the cursor, close the connections."""
-        for task in (self._consumer, self._node_check):
+        for task in (self._consumer, *self._background):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -165,11 +164,15 @@ async def serve(listener: Listener, stop: asyncio.Event, *, ticker: Ticker | Non
     """Run the listener (and the ticker) until `stop` is set; always stop cleanly."""
     await listener.start()
     last_flush = last_reconcile = time.monotonic()
+    last_wanted = last_flush - WANTED_EVERY_S  # read the wanted subscriptions at once
     try:
         while not stop.is_set():
             if ticker is not None:
                 ticker.tick_once(time.time())
             await heartbeat.beat(listener)
+            if time.monotonic() - last_wanted >= WANTED_EVERY_S:
+                await listener.wanted.refresh()
+                last_wanted = time.monotonic()
             if time.monotonic() - last_flush >= CURSOR_FLUSH_EVERY_S:
                 listener.cursor.flush(clock.now())
                 last_flush = time.monotonic()

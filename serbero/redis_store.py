@@ -1,5 +1,6 @@
-"""The operator surface's Redis: one client per URL per process, and the names of the keys it
-writes and reads under the deployment's namespace (next to dramatiq's own keys)."""
+"""Serbero's own Redis keys, beside dramatiq's: one client per URL per process, and the names
+of the keys its counters and heartbeats write (and the operator surface reads) under the
+deployment's namespace."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def client(url: str) -> redis.Redis:
 
 
 def key(namespace: str, *parts: str) -> str:
-    """`<namespace>:ops:<part>:…`, the prefix of every key this package owns."""
+    """`<namespace>:ops:<part>:…`, the prefix of every key Serbero itself writes."""
     return ":".join((namespace, "ops", *parts))
 
 
