@@ -46,7 +46,7 @@ def test_absent_tags_mean_v1_and_unknown_first_contact_pow():
 @pytest.mark.parametrize(("value", "status"), [
     (Keys.generate().public_key().to_hex(), info.FOREIGN),
     ("npub-not-really", info.MALFORMED),
-])
+], ids=["foreign-key", "malformed"])
 def test_a_node_trusting_another_serbero_refuses_every_take(value, status):
     parsed = info.parse_info_event(info_event([["protocol_version", "2"], ["serbero", value]]),
                                    node_pubkey=NODE_PK)
