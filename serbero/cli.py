@@ -434,6 +434,7 @@ def main() -> None:
 
 
 from serbero.commands import escalation as _escalation  # noqa: E402, F401 - escalate, escalations
+from serbero.commands import mediation as _mediation  # noqa: E402, F401 - `serbero mediation`
 from serbero.commands import mostro as _mostro  # noqa: E402, F401 - registers `serbero mostro`
 from serbero.commands import ops as _ops  # noqa: E402, F401 - registers dashboard, status, metrics
 from serbero.commands import reasoning as _reasoning  # noqa: E402, F401 - `serbero reasoning`

@@ -9,6 +9,7 @@ import dramatiq
 
 from serbero import clock, ticks
 from serbero.mediation import check
+from serbero.mediation import daemon as mediation_daemon
 from serbero.reasoning import setup
 from serbero.reasoning.limits import MEDIATION_JOB_LIMIT_S
 from workers import wiring
@@ -34,6 +35,28 @@ def run_reasoning_check(check_id: str) -> None:
     """`serbero reasoning check --on-worker`: check every provider from this worker, record the
     report under `check_id` for the command to read."""
     check.record(runtime().settings, check_id, now=clock.now())
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, max_retries=3,
+                time_limit=TIME_LIMIT_MS)
+def start_mediation(dispute_id: str, trigger: str = "detected") -> None:
+    """Start mediating a new dispute: the opening classification, then the take or a handoff;
+    a repeat finds the dispute claimed and does nothing."""
+    follow_up(mediation_daemon.start_job(dispute_id, runtime(), clock.now(), trigger))
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, max_retries=3,
+                time_limit=TIME_LIMIT_MS)
+def mediation_timer(session_id: str, kind: str, token: str) -> None:
+    """A session's delayed work (quiet period, reply deadline, summary, forwarding); a stale
+    token means the session moved on."""
+    follow_up(mediation_daemon.timer_job(session_id, kind, token, runtime(), clock.now()))
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name=QUEUE, max_retries=3, time_limit=60_000)
+def mediation_hand_off(session_id: str, trigger: str) -> None:
+    """Hand a session to a person for code that could not sign the parties' notices."""
+    follow_up(mediation_daemon.hand_off_job(session_id, trigger, runtime(), clock.now()))
 
 
 class BringUpAtBoot(dramatiq.Middleware):
