@@ -23,7 +23,7 @@ from serbero.db.models import Dispute, Outbox
 from serbero.disputes import ingest
 from serbero.escalation import dispatch
 from serbero.followup import FollowUp, Later
-from serbero.mediation import daemon, outbound
+from serbero.mediation import daemon
 from serbero.mediation.models import MediationSession
 from serbero.mostro import chat, protocols, signing, transport
 from serbero.mostro.chat_receive import ChatGuard, open_chat_event
@@ -31,6 +31,7 @@ from serbero.mostro.messages import MostroMessage
 from serbero.mostro.models import TakeRequest
 from serbero.nostr.relays import PublishOutcome
 from serbero.simulators.mostro_node import dispute_event
+from serbero.simulators.solver_inbox import SolverInbox
 
 
 class Clock:
@@ -238,6 +239,15 @@ class Mediation:
     def to(self, party: Party) -> list[str]:
         return party.read(self.relays.published)
 
+    def solver(self, keys: Keys) -> list[str]:
+        """The DMs published to a solver, as their client shows them."""
+        inbox = SolverInbox(keys)
+        return [dm.text for raw in self.relays.published
+                if (dm := inbox.read(Event.from_json(raw))) is not None]
+
+    def subjects(self, keys: Keys) -> list[str]:
+        return [text.split("\n", 1)[0].split(" \u00b7 ", 1)[1] for text in self.solver(keys)]
+
     def dms(self, recipient: str, purpose: str | None = None) -> list[Outbox]:
         query = Outbox.select().where(Outbox.recipient == recipient)
         if purpose is not None:
@@ -257,5 +267,3 @@ def opened(m: Mediation, dispute_id: str) -> tuple[Party, Party]:
     m.took(dispute_id, buyer, seller)
     return buyer, seller
 
-
-__all__ = ["Clock", "Mediation", "Party", "Relays", "opened", "outbound"]
