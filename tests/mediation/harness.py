@@ -236,6 +236,10 @@ class Mediation:
     def session(self, dispute_id: str) -> MediationSession:
         return MediationSession.get(MediationSession.dispute_id == dispute_id)
 
+    def state(self, dispute_id: str) -> str | None:
+        row = MediationSession.get_or_none(MediationSession.dispute_id == dispute_id)
+        return row.state if row else None
+
     def to(self, party: Party) -> list[str]:
         return party.read(self.relays.published)
 
