@@ -114,9 +114,10 @@ def make_mediation(make_settings: Callable[..., Any], db: Any, serbero_keys: Key
 
     made: list[Any] = []
 
-    def make(*, prompts_dir: Path | None = None, **mediation: Any) -> Mediation:
+    def make(*, prompts_dir: Path | None = None, relays: list[str] | None = None,
+             **mediation: Any) -> Mediation:
         settings = make_settings(
-            mostro=node_keys.public_key().to_hex(),
+            relays=relays, mostro=node_keys.public_key().to_hex(),
             solvers=[ana.public_key().to_hex(), bo.public_key().to_hex()], db_url=db.url,
             sections=mediation_sections(model.api_base, prompts_dir, **mediation),
             env={MODEL_KEY_ENV: "sk-test-key"})
@@ -124,11 +125,11 @@ def make_mediation(make_settings: Callable[..., Any], db: Any, serbero_keys: Key
             node_pubkey=settings.mostro_pubkey, event_id="1" * 64, created_at=clock() - 60,
             protocol_version=2, pow=0, pow_first_contact=0, mostro_version="0.19.2",
             serbero_tag=settings.serbero_pubkey), now=clock())
-        relays = Relays()
+        stand_in = Relays()
         rt = Runtime(settings=settings, signer=serbero_keys, db=db,
-                     relay=RelayBridge(settings.relays), channels=via(relays))
+                     relay=RelayBridge(settings.relays), channels=via(stand_in))
         made.append(rt)
-        return Mediation(rt, clock, node_keys, relays)
+        return Mediation(rt, clock, node_keys, stand_in)
 
     yield make
     setup.forget()
