@@ -178,7 +178,7 @@ async def run_mediation_demo(daemon: Daemon, *, echo: Callable[[str], None] = pr
         await responder.connect([url])
         await responder.announce()
         task = asyncio.create_task(daemon(settings, stop))
-        await asyncio.sleep(1.5)  # the listener subscribes and reads the node's announcement
+        await asyncio.sleep(1.0)  # the listener subscribes and reads the node's announcement
         try:
             echo("\n1. A buyer paid late. Serbero takes the dispute as a read-only solver, asks "
                  "each party one question in the dispute chat, and summarises for the write "
@@ -193,7 +193,7 @@ async def run_mediation_demo(daemon: Daemon, *, echo: Callable[[str], None] = pr
                                    ("I paid 50 EUR at 10:02, here is the reference.",
                                     "I never received anything, that is not true."),
                                    done=lambda: _received(inboxes[0], "handed off"))
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)  # the last transcript lands
         finally:
             stop.set()
             await task

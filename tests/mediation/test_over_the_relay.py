@@ -97,74 +97,67 @@ def parties(nostr_loop, relay, d, mostro, dispute_id):
             for keys, role in ((order.buyer, "buyer"), (order.seller, "seller"))]
 
 
-def test_a_cooperative_dispute_is_mediated_and_summarised_over_the_relay(
+def subjects(texts):
+    return [t.split("\n")[0].split(" \u00b7 ")[1] for t in texts]
+
+
+def test_one_dispute_summarised_and_one_handed_off_taken_over_and_closed_over_the_relay(
         nostr_loop, relay, mostro, serbero, scripts, solver_ana, solver_bo):
-    # Given a new dispute whose parties' clients are online
-    dispute = nostr_loop.run(mostro.open_dispute(), 10)
-    buyer, seller = parties(nostr_loop, relay, serbero, mostro, dispute)
-    scripts.on(dispute, ASK, classification("summarize", confidence=0.93),
+    # Given two new disputes whose parties' clients are online: in the first the parties
+    # agree, in the second they contradict each other
+    agreed = nostr_loop.run(mostro.open_dispute(), 10)
+    contested = nostr_loop.run(mostro.open_dispute(), 10)
+    peers = parties(nostr_loop, relay, serbero, mostro, agreed) + \
+        parties(nostr_loop, relay, serbero, mostro, contested)
+    (buyer, seller), (buyer2, seller2) = peers[:2], peers[2:]
+    scripts.on(agreed, ASK, classification("summarize", confidence=0.93),
                summary("El comprador pagó tarde; el vendedor ya lo ve.",
                        "Confirm with the seller, then take the dispute to settle it."))
+    scripts.on(contested, ASK, classification("ask_clarification", buyer="?", seller="?",
+                                              flags=("conflicting_claims",)))
     try:
-        # When Serbero's start job runs and the node answers the take
-        serbero.pump(lambda: serbero.state(dispute) == sessions.AWAITING)
-        # Then each party's app shows Serbero as its solver and the opening question, in the
-        # language the model detected, behind the identity line
+        # When Serbero's start jobs run and the node answers its takes
+        serbero.pump(lambda: serbero.state(agreed) == serbero.state(contested)
+                     == sessions.AWAITING)
+        # Then each party's app shows Serbero as its solver and its own opening question, in
+        # the language the model detected, behind the identity line
         for party, question in ((buyer, "¿A qué hora envió el pago?"),
                                 (seller, "¿Le llegó el pago a su cuenta?")):
             [first] = nostr_loop.run(party.wait_for_messages(1), 15)
             assert first.sender == serbero.rt.settings.serbero_pubkey
             assert first.content.startswith(catalog.texts("es")[catalog.IDENTITY])
             assert first.content.endswith(question)
-        # When both answer in the chat
-        nostr_loop.run(buyer.say("Lo envié a las 10:02"), 10)
-        nostr_loop.run(seller.say("Ahora sí lo veo"), 10)
-        serbero.pump(lambda: serbero.state(dispute) == sessions.SUMMARY_DELIVERED)
-        # Then the write solver decrypts the summary and then the transcript; the read solver
-        # only heard that Serbero mediates
-        texts = nostr_loop.run(solver_ana.wait_for(4), 15)
-        assert [t.split("\n")[0].split(" \u00b7 ")[1] for t in texts] == [
-            "new", "mediating", "summary", "transcript (4 messages, times UTC)"]
-        assert "El comprador pagó tarde" in texts[2]
-        assert "] buyer: Lo envié a las 10:02" in texts[3]
-        assert [t.split("\n")[0].split(" \u00b7 ")[1] for t in solver_bo.texts()] == [
-            "new", "mediating"]
-        # and both parties are told, in their language, that the solver has it
-        for party in (buyer, seller):
-            got = nostr_loop.run(party.wait_for_messages(2), 15)
-            assert got[-1].content == catalog.texts("es")[catalog.SUMMARY_DELIVERED]
+        # When the parties answer in the chat
+        for party, text in ((buyer, "Lo envié a las 10:02"), (seller, "Ahora sí lo veo"),
+                            (buyer2, "Pagué, tengo el comprobante"),
+                            (seller2, "No recibí nada, es mentira")):
+            nostr_loop.run(party.say(text), 10)
+        serbero.pump(lambda: serbero.state(agreed) == sessions.SUMMARY_DELIVERED
+                     and serbero.state(contested) == sessions.ESCALATED)
+        # Then the write solver decrypts the summary, the handoff, and each one's transcript;
+        # the read solver only heard that Serbero mediates
+        texts = nostr_loop.run(solver_ana.wait_for(8), 15)
+        got = dict(zip(subjects(texts), texts, strict=True))
+        assert sorted(got) == sorted(["new", "mediating", "summary", "handed off: "
+                                      "conflicting_claims", "transcript (4 messages, times UTC)",
+                                      "transcript (6 messages, times UTC)"])
+        assert "El comprador pagó tarde" in got["summary"]
+        assert "escalation_handoff/v1" in got["handed off: conflicting_claims"]
+        assert "] buyer: Lo envié a las 10:02" in got["transcript (4 messages, times UTC)"]
+        assert sorted(subjects(solver_bo.texts())) == ["mediating", "mediating", "new", "new"]
+        # and each party is told, in their language, who has the case now
+        for party, entry in ((buyer, catalog.SUMMARY_DELIVERED), (seller2, catalog.HANDED_OFF)):
+            assert nostr_loop.run(party.wait_for_messages(2), 15)[-1].content == \
+                catalog.texts("es")[entry]
+        # When a person takes the contested dispute over, then settles it
+        nostr_loop.run(mostro.take(contested), 10)
+        serbero.pump(lambda: serbero.state(contested) == sessions.CLOSED)
+        nostr_loop.run(mostro.close(contested, "settled"), 10)
+        serbero.pump(lambda: serbero.lifecycle(contested) == "resolved")
+        # Then Serbero stopped for the person, and every solver gets the report
+        assert serbero.session(contested).end_reason == "human_took_over"
+        report = nostr_loop.run(solver_bo.wait_for(1, "mediation_resolution_report/v1"), 15)
+        assert "Final dispute status: settled" in report[0]
     finally:
-        for party in (buyer, seller):
-            nostr_loop.run(party.shutdown(), 10)
-
-
-def test_a_handed_off_dispute_then_taken_over_and_closed_over_the_relay(
-        nostr_loop, relay, mostro, serbero, scripts, solver_ana, solver_bo):
-    dispute = nostr_loop.run(mostro.open_dispute(), 10)
-    buyer, seller = parties(nostr_loop, relay, serbero, mostro, dispute)
-    scripts.on(dispute, ASK, classification("ask_clarification", buyer="?", seller="?",
-                                            flags=("conflicting_claims",)))
-    try:
-        serbero.pump(lambda: serbero.state(dispute) == sessions.AWAITING)
-        nostr_loop.run(buyer.say("Pagué, tengo el comprobante"), 10)
-        nostr_loop.run(seller.say("No recibí nada, es mentira"), 10)
-        serbero.pump(lambda: serbero.state(dispute) == sessions.ESCALATED)
-        # Then the write solver gets one handoff DM, then the transcript
-        texts = nostr_loop.run(solver_ana.wait_for(4), 15)
-        assert texts[2].split("\n")[0].endswith("handed off: conflicting_claims")
-        assert "escalation_handoff/v1" in texts[2]
-        assert texts[3].split("\n")[0].endswith("times UTC)")
-        for party in (buyer, seller):
-            got = nostr_loop.run(party.wait_for_messages(2), 15)
-            assert got[-1].content == catalog.texts("es")[catalog.HANDED_OFF]
-        # When a person takes the dispute over, then settles it
-        nostr_loop.run(mostro.take(dispute), 10)
-        serbero.pump(lambda: serbero.state(dispute) == sessions.CLOSED)
-        nostr_loop.run(mostro.close(dispute, "settled"), 10)
-        serbero.pump(lambda: serbero.lifecycle(dispute) == "resolved")
-        texts = nostr_loop.run(solver_bo.wait_for(1, "mediation_resolution_report/v1"), 15)
-        assert "Final dispute status: settled" in texts[0]
-        assert serbero.session(dispute).end_reason == "human_took_over"
-    finally:
-        for party in (buyer, seller):
+        for party in peers:
             nostr_loop.run(party.shutdown(), 10)

@@ -173,7 +173,9 @@ def test_two_workers_starting_one_dispute_make_one_session_and_one_call(
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) == ["already_started", "taking"]
+    # the loser finds the dispute claimed: at its eligibility check, or at its own claim
+    assert sorted(outcomes)[1] == "taking"
+    assert sorted(outcomes)[0] in ("already_started", "stopped:mediated_before_opening")
     assert MediationSession.select().count() == 1 and len(model.calls(CLASSIFY)) == 1
     assert TakeRequest.select().count() == 1
 
