@@ -36,10 +36,11 @@ def ingest_mostro_event(event_json: str) -> None:
     follow_up(mediation_daemon.mostro_event(event_json, runtime(), clock.now()))
 
 
-@dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)
+@dramatiq.actor(broker=wiring.broker(), queue_name="events", priority=10, **RETRIED)
 def ingest_chat_event(event_json: str) -> None:
     """Apply one dispute-chat message of a mediation session; no model call here (the
-    evaluation it may arm runs on `mediation`)."""
+    evaluation it may arm runs on `mediation`). Behind dispute events in a worker's queue
+    (priority 10, as mediation's jobs): a chatting session never delays a notice."""
     follow_up(mediation_daemon.chat_event(event_json, runtime(), clock.now()))
 
 

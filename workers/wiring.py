@@ -21,7 +21,7 @@ from dramatiq.brokers.stub import StubBroker
 from serbero import clock, config, outbox, ticks
 from serbero.config import ServiceSettings, Settings
 from serbero.dedup import LocalSeen, RedisSeen
-from serbero.followup import ESCALATION, NOTIFY, WEBHOOKS, FollowUp
+from serbero.followup import ESCALATION, MEDIATION, NOTIFY, WEBHOOKS, FollowUp
 from serbero.listener import Listener, serve
 from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT
 from serbero.mediation.subscriptions import TARGET as INGEST_CHAT_EVENT
@@ -35,7 +35,7 @@ EMBEDDED_THREADS = 8
 WORKER_STOP_TIMEOUT_MS = 15_000
 #: Lane → the actor that publishes its rows.
 LANES = {NOTIFY: "publish_outbox_row", ESCALATION: "publish_handoff_dm",
-         WEBHOOKS: "publish_webhook_row"}
+         WEBHOOKS: "publish_webhook_row", MEDIATION: "publish_mediation_row"}
 #: The actors that take a raw event: the targets of the listener's subscriptions, static or
 #: wanted (a wanted subscription naming anything else is refused by the listener).
 EVENT_TARGETS = (INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT, INGEST_CHAT_EVENT)

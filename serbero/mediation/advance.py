@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 MAX_EVAL_FAILURES = 3
 #: Seconds before trying again after a failed evaluation (times the failures so far).
 RETRY_AFTER_S = 60
+#: What a round decides on that other jobs change (the pinned rules never do).
+ROUND_COLUMNS = ("rounds_asked", "evaluations", "evaluated_through",
+                 "consecutive_eval_failures", "buyer_waiting_since", "seller_waiting_since",
+                 "buyer_reminded_at", "seller_reminded_at", "buyer_language", "seller_language",
+                 "current_classification", "current_confidence")
 
 
 def unusable_bundle(session: MediationSession, reasoning: Reasoning | None,
@@ -79,9 +84,10 @@ def _evaluate(session: MediationSession, *, settings: Settings, signer: Keys,
     entries, through = transcript.for_model(session.session_id)
     if through <= session.evaluated_through:
         return _skip(session, "nothing_new", now)
-    dispute = Dispute.get_by_id(session.dispute_id)
+    initiator = Dispute.select(Dispute.initiator_role).where(
+        Dispute.dispute_id == session.dispute_id).scalar()
     request = ClassificationRequest(session_id=session.session_id, dispute_id=session.dispute_id,
-                                    initiator_role=dispute.initiator_role, transcript=entries,
+                                    initiator_role=initiator, transcript=entries,
                                     round_count=session.rounds_asked)
     version = session.version
     verdict = evaluate.classify(reasoning.chain, reasoning.bundle, request,
@@ -98,8 +104,8 @@ def _evaluate(session: MediationSession, *, settings: Settings, signer: Keys,
                           & (MediationSession.version == version)).execute()) == 1
         if not claimed:
             return _lost(session, through, now)
-        session = sessions.get(session.session_id)
-        assert session is not None
+        session.version = version + 1
+        sessions.refresh(session, *ROUND_COLUMNS)  # what ingest may have changed meanwhile
         if verdict.error_category is not None:
             return _failed(session, verdict, signer=signer, now=now)
         rid = verdicts.record(session, verdict, now=now)
@@ -165,10 +171,8 @@ def _act(session: MediationSession, decision: policy.Decision, rid: str | None, 
     if max(len(decision.buyer_text), len(decision.seller_text)) > catalog.MAX_QUESTION_CHARS:
         return escalate.hand_off(session, policy.INVALID_MODEL_OUTPUT, signer=signer, now=now,
                                  rationale=rationale)
-    drafts = [outbound.draft(session, BUYER, catalog.FOLLOW_UP_QUESTION,
-                             question=decision.buyer_text),
-              outbound.draft(session, SELLER, catalog.FOLLOW_UP_QUESTION,
-                             question=decision.seller_text)]
+    drafts = outbound.drafts(session, catalog.FOLLOW_UP_QUESTION,
+                             {BUYER: decision.buyer_text, SELLER: decision.seller_text})
     if outbound.refusal(drafts) is not None:
         return escalate.hand_off(session, guard.TRIGGER, signer=signer, now=now,
                                  rationale=rationale)

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 from serbero.config import Settings
 from serbero.db.models import Notification, Outbox, audit
-from serbero.followup import FollowUp
+from serbero.followup import MEDIATION, FollowUp
 from serbero.mediation import catalog, escalate, outbound, sessions, solver_dms
-from serbero.mediation.models import MediationMessage
+from serbero.mediation.models import MediationMessage, MediationSession
 from serbero.outbox.purposes import Purpose
 
 log = logging.getLogger(__name__)
@@ -28,29 +28,32 @@ def _message(row: Outbox) -> MediationMessage | None:
 
 
 def chat_unwanted(rows: Sequence[Outbox]) -> dict[int, str]:
-    """Questions and reminders of sessions no longer mediating; the closing notices still go."""
-    out: dict[int, str] = {}
-    for row in rows:
-        if row.notice_type not in catalog.WHILE_MEDIATING:
-            continue
-        message = _message(row)
-        session = sessions.get(message.session_id) if message else None
-        if session is not None and session.state not in sessions.LIVE:
-            out[row.id] = f"session is {session.state}"
-    return out
+    """Questions and reminders of sessions no longer mediating; the closing notices still go.
+    One query for the batch."""
+    asking = {row.message_id: row.id for row in rows if row.notice_type in catalog.WHILE_MEDIATING}
+    if not asking:
+        return {}
+    m, s = MediationMessage, MediationSession
+    states = (m.select(m.outer_event_id, s.state)
+              .join(s, on=(s.session_id == m.session_id))
+              .where(m.outer_event_id.in_(list(asking))).tuples())
+    return {asking[outer]: f"session is {state}" for outer, state in states
+            if state not in sessions.LIVE}
 
 
 def chat_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> FollowUp | None:
-    for row in rows:
-        message = _message(row)
-        if message is None:
-            continue
-        (MediationMessage.update(published_at=now)
-         .where(MediationMessage.id == message.id).execute())
-        session = sessions.get(message.session_id)
-        audit("outbound_sent", dispute_id=row.dispute_id, session_id=message.session_id, at=now,
-              shared_pubkey=message.shared_pubkey, inner_event_id=message.inner_event_id,
-              **(session.pinned() if session else {}))
+    """Record the publication (EVT-6), a batch at a time (a round is two rows)."""
+    m = MediationMessage
+    dispute_of = {row.message_id: row.dispute_id for row in rows}
+    sent = list(m.select(m.outer_event_id, m.session_id, m.shared_pubkey, m.inner_event_id,
+                         m.prompt_bundle_id, m.policy_hash)
+                .where(m.outer_event_id.in_(list(dispute_of))))
+    m.update(published_at=now).where(m.outer_event_id.in_(list(dispute_of))).execute()
+    for message in sent:
+        audit("outbound_sent", dispute_id=dispute_of[message.outer_event_id],
+              session_id=message.session_id, at=now, shared_pubkey=message.shared_pubkey,
+              inner_event_id=message.inner_event_id, prompt_bundle_id=message.prompt_bundle_id,
+              policy_hash=message.policy_hash)
     return None
 
 
@@ -96,7 +99,7 @@ def dm_cancelled(row: Outbox, reason: str, now: int) -> FollowUp | None:
     return None
 
 
-CHAT = Purpose(outbound.PURPOSE_NAME, unwanted=chat_unwanted, on_sent=chat_sent,
-               on_failed=chat_failed)
-DMS = Purpose(solver_dms.PURPOSE_NAME, on_sent=dm_sent, on_failed=dm_failed,
+CHAT = Purpose(outbound.PURPOSE_NAME, lane=MEDIATION, unwanted=chat_unwanted,
+               on_sent=chat_sent, on_failed=chat_failed)
+DMS = Purpose(solver_dms.PURPOSE_NAME, lane=MEDIATION, on_sent=dm_sent, on_failed=dm_failed,
               on_cancelled=dm_cancelled)

@@ -53,11 +53,12 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> ChatInges
         event = Event.from_json(raw)
     except (NostrSdkError, ValueError, TypeError, OverflowError):
         return _rejected(settings, "malformed_event")
-    known = MediationMessage.get_or_none(MediationMessage.outer_event_id == event.id().to_hex())
+    known = (MediationMessage.select(MediationMessage.direction)
+             .where(MediationMessage.outer_event_id == event.id().to_hex()).scalar())
     if known is not None:  # Serbero's own message, or a replay of one already accepted
         log.debug("chat_event_known", extra={"outer_id": event.id().to_hex(),
-                                             "direction": known.direction})
-        return _result("own_message" if known.direction != INBOUND else "known")
+                                             "direction": known})
+        return _result("own_message" if known != INBOUND else "known")
     found = sessions.by_author(event.author().to_hex())
     if found is None:
         log.info("chat_event_without_session", extra={"author": event.author().to_hex()})
@@ -97,7 +98,8 @@ def _accepted(session: MediationSession, party: str, message: ChatMessage, *,
               settings: Settings, now: int) -> tuple[FollowUp, bool]:
     """Store an accepted message and decide what follows (and whether it is a flood); inside
     `receive`'s transaction."""
-    session = sessions.get(session.session_id) or session  # as of this transaction
+    sessions.refresh(session, "state", f"{party}_last_seen_inner_ts", "buyer_waiting_since",
+                     "seller_waiting_since", "buyer_reminded_at", "seller_reminded_at")
     last_seen = session.of(party, "last_seen_inner_ts")
     stale = last_seen is not None and message.inner_created_at < last_seen
     MediationMessage.create(

@@ -77,10 +77,9 @@ def open_session(session: MediationSession, accepted: TakeRequest, *, settings: 
 
 def _ask(session: MediationSession, *, signer: Keys, now: int) -> FollowUp:
     """The opening round: each party their own question, identity line first (OUT-1)."""
-    drafts = [outbound.draft(session, BUYER, catalog.OPENING_QUESTION,
-                             question=session.opening_buyer_text),
-              outbound.draft(session, SELLER, catalog.OPENING_QUESTION,
-                             question=session.opening_seller_text)]
+    drafts = outbound.drafts(session, catalog.OPENING_QUESTION,
+                             {BUYER: session.opening_buyer_text,
+                              SELLER: session.opening_seller_text})
     hit = outbound.refusal(drafts)
     if hit is not None:
         return escalate.hand_off(session, guard.TRIGGER, signer=signer, now=now)

@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nostr_sdk import Event, Keys
 
@@ -50,26 +51,39 @@ def channel_keys(session: MediationSession, party: str, signer: Keys) -> ChatKey
     return derive_chat_keys(signer.secret_key().to_hex(), trade)
 
 
-def _first_to(session: MediationSession, party: str) -> bool:
-    return not MediationMessage.select().where(
-        (MediationMessage.session_id == session.session_id)
-        & (MediationMessage.direction == OUTBOUND) & (MediationMessage.party == party)).exists()
+def _written_to(session: MediationSession) -> set[str]:
+    """The parties Serbero has written to in this session."""
+    return {party for (party,) in MediationMessage.select(MediationMessage.party).distinct()
+            .where((MediationMessage.session_id == session.session_id)
+                   & (MediationMessage.direction == OUTBOUND)).tuples()}
 
 
-def draft(session: MediationSession, party: str, entry: str, *,
-          question: str | None = None) -> Draft:
-    """The catalog entry for `party`, in their language, with the identity line if Serbero has
-    not written to them before."""
-    language = catalog.language_for(session.of(party, "language"), session.default_language)
-    text = catalog.render(language, entry, question=question, first=_first_to(session, party))
-    return Draft(party, entry, text, language)
+def drafts(session: MediationSession, entry: str,
+           questions: dict[str, str | None]) -> list[Draft]:
+    """The catalog entry for each party in `questions` (party → the question it frames, or
+    None), in the party's language, with the identity line for a party Serbero has not
+    written to before."""
+    written = _written_to(session)
+    out = []
+    for party, question in questions.items():
+        language = catalog.language_for(session.of(party, "language"), session.default_language)
+        text = catalog.render(language, entry, question=question, first=party not in written)
+        out.append(Draft(party, entry, text, language))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _checked(text: str) -> GuardHit | None:
+    """The guard's verdict on a finished text; the same text (a template's notice, a question
+    checked before it is stored) is scanned once."""
+    return guard.check(text)
 
 
 def refusal(drafts: Sequence[Draft]) -> GuardHit | None:
     """Why these texts may not be sent (a guard hit, or one too long for a phone), if so:
     a model's question inside a template is checked again as the party would read it."""
     for d in drafts:
-        hit = guard.check(d.text)
+        hit = _checked(d.text)
         if hit is not None:
             log.warning("authority_boundary_suppressed", extra={
                 "text": d.entry, "party": d.party, "guard_category": hit.category,
@@ -124,5 +138,5 @@ def to_both(session: MediationSession, entry: str, *, signer: Keys, now: int) ->
     when it stops (handed off, taken over, summary delivered, resolved)."""
     if not session.opened:
         return FollowUp()
-    return write(session, [draft(session, party, entry) for party in PARTIES],
-                 signer=signer, now=now)
+    return write(session, drafts(session, entry, dict.fromkeys(PARTIES)), signer=signer,
+                 now=now)

@@ -90,8 +90,9 @@ def fire(session: MediationSession, *, signer: Keys, now: int) -> FollowUp:
                and now >= session.of(p, "waiting_since") + session.reminder_after_s]
         reminders = NOTHING
         if due:
-            reminders = outbound.write(session, [outbound.draft(session, p, catalog.REMINDER)
-                                                 for p in due], signer=signer, now=now)
+            reminders = outbound.write(session, outbound.drafts(session, catalog.REMINDER,
+                                                                dict.fromkeys(due)),
+                                       signer=signer, now=now)
             (MediationSession.update(**{f"{p}_reminded_at": now for p in due})
              .where(MediationSession.session_id == session.session_id).execute())
             for p in due:

@@ -117,12 +117,22 @@ def of_dispute(dispute_id: str) -> MediationSession | None:
 
 def by_author(sign_pubkey: str) -> tuple[MediationSession, str] | None:
     """The session whose buyer or seller channel is signed by `sign_pubkey`, and that party."""
-    for party in ("buyer", "seller"):
-        column = getattr(MediationSession, f"{party}_sign_pubkey")
-        row = MediationSession.get_or_none(column == sign_pubkey)
-        if row is not None:
-            return row, party
-    return None
+    row = MediationSession.get_or_none((MediationSession.buyer_sign_pubkey == sign_pubkey)
+                                       | (MediationSession.seller_sign_pubkey == sign_pubkey))
+    if row is None:
+        return None
+    return row, "buyer" if row.buyer_sign_pubkey == sign_pubkey else "seller"
+
+
+def refresh(session: MediationSession, *columns: str) -> MediationSession:
+    """Read `columns` of the session again (inside a transaction, what it decides on); the
+    pinned rules never change, so a full re-read is not needed."""
+    fields = [getattr(MediationSession, name) for name in columns]
+    values = (MediationSession.select(*fields)
+              .where(MediationSession.session_id == session.session_id).tuples().get())
+    for name, value in zip(columns, values, strict=True):
+        setattr(session, name, value)
+    return session
 
 
 def followed() -> list[MediationSession]:

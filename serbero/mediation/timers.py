@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from serbero.db.models import audit
 from serbero.followup import FollowUp, Later
-from serbero.mediation.models import MediationSession, MediationTimer
+from serbero.mediation.models import MediationTimer
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,8 @@ def lease(session_id: str, kind: str, token: str, *, now: int, lease_s: int) -> 
            .execute()) == 1
     if won:
         return held
-    session = MediationSession.get_or_none(MediationSession.session_id == session_id)
-    audit("mediation_timer_skipped", dispute_id=session.dispute_id if session else None,
-          session_id=session_id, at=now, timer=kind, reason="stale_or_early")
+    audit("mediation_timer_skipped", dispute_id=None, session_id=session_id, at=now,
+          timer=kind, reason="stale_or_early")
     log.info("mediation_timer_skipped", extra={"session_id": session_id, "kind": kind})
     return None
 
