@@ -86,12 +86,13 @@ def timer_job(session_id: str, kind: str, token: str, rt: Runtime, now: int) -> 
 def _reopen(session: MediationSession, held: str, rt: Runtime, now: int) -> FollowUp:
     """An `open` timer the tick fired: the worker that claimed the dispute died classifying."""
     reasoning = _reasoning(rt)
-    if session.state != sessions.OPENING or reasoning is None:
+    trigger = unusable_bundle(session, reasoning, rt.settings)
+    if session.state != sessions.OPENING or trigger is not None:
         timers.done(session.session_id, timers.OPEN, held)
-        if session.state == sessions.OPENING:
-            return escalate.hand_off(session, unusable_bundle(session, None, rt.settings)
-                                     or escalate.POLICY_BUNDLE_MISSING, signer=rt.signer, now=now)
+        if session.state == sessions.OPENING and trigger is not None:
+            return escalate.hand_off(session, trigger, signer=rt.signer, now=now)
         return NOTHING
+    assert reasoning is not None
     return start.classify_opening(session, held, settings=rt.settings, signer=rt.signer,
                                   reasoning=reasoning, now=now)
 

@@ -1,6 +1,6 @@
 """Mediation session states, the one table of legal moves, and `transition()`: every state change
 of a session is a compare-and-set UPDATE with a row-count check, so two workers racing on one
-session cannot both move it (DESIGN invariant 3). A lost race returns None, quietly, with an
+session cannot both move it (DESIGN invariant 3). A lost race returns False, quietly, with an
 audit row saying so.
 
 ```

@@ -53,3 +53,24 @@ def test_an_unknown_id_and_a_bad_state_are_clear_errors(db, tmp_path, serbero_ke
     bad = run(db, tmp_path, serbero_keys, "mediation", "list", "--state", "chatting")
     assert bad.exit_code == 2
     assert STATES == sessions.STATES
+
+
+def test_status_and_metrics_count_sessions_by_state_and_escalations_by_trigger(med, scripts):
+    from serbero.ops import prometheus, snapshot, status
+
+    dispute = med.open_dispute()
+    scripts.on(dispute, classification("escalate"))
+    med.run_due()
+    other = med.open_dispute()
+    scripts.on(other, classification("ask_clarification", buyer="?", seller="?"))
+    opened(med, other)
+    snap = snapshot.take(med.rt.settings.replace(redis_url=None), [], alive_within_s=30)
+    lines = status.render(snap)
+    [mediation] = [line for line in lines if line.startswith("mediation")]
+    assert "awaiting_response 1" in mediation and "escalation_recommended 1" in mediation
+    assert any(line.startswith("escalations") and "reasoning_unavailable 1" in line
+               for line in lines)
+    families = {f.name: f for f in prometheus.SerberoCollector(
+        med.rt.settings.replace(redis_url=None), [], alive_within_s=30).collect()}
+    samples = {s.labels["state"]: s.value for s in families["serbero_mediation_sessions"].samples}
+    assert samples["awaiting_response"] == 1 and samples["escalation_recommended"] == 1

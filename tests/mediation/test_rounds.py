@@ -225,3 +225,28 @@ def test_messages_after_a_handoff_are_forwarded_to_the_solvers_in_batches(med, s
     forwarded = med.solver(ana)[-1]
     assert "buyer: I have the receipt" in forwarded and "seller: they are lying" in forwarded
     assert EscalationHandoff.select().count() == 1  # one handoff, however much is forwarded
+
+
+def test_a_summary_no_solver_can_receive_goes_to_a_person(med, scripts, bo):
+    # Given only a read solver is configured (no one to route a summary to, GAP-4/SUM-6)
+    from serbero.config import SolverEntry
+
+    med.rt.settings = med.rt.settings.replace(
+        solvers=(SolverEntry(pubkey=bo.public_key().to_hex(), permission="read"),))
+    dispute = med.open_dispute()
+    scripts.on(dispute, ASK, classification("summarize"), summary("Both agree.", "Take it."))
+    answered(med, dispute)
+    # Then the summary is not lost in silence: it is a handoff, waiting for a routable solver
+    assert med.session(dispute).end_reason == "notification_failed"
+    assert EscalationHandoff.get().status == "unroutable"
+
+
+def test_a_party_serbero_cannot_reach_hands_the_session_over(med, scripts):
+    # Given relays that refuse Serbero's messages for good
+    dispute = med.open_dispute()
+    scripts.on(dispute, ASK)
+    med.relays.refuse_all = "invalid: blocked"
+    opened(med, dispute)
+    med.run_due()
+    # Then the party that cannot be asked anything does not wait in silence
+    assert med.session(dispute).end_reason == "notification_failed"
