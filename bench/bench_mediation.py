@@ -4,7 +4,7 @@ the simulated Mostro node (answering takes as mostrod does) and a scripted model
 
 Phases, after the core bench's warm-up: (1) new-dispute notice latency with no session alive;
 (2) N disputes become live sessions whose 2N simulated parties keep chatting (each party writes
-every few seconds; Serbero evaluates each pause and asks a new round); (3) the same latency
+ten messages a minute; Serbero evaluates each pause and asks a new round); (3) the same latency
 phase again while they chat. The target is the core one (p99 ≤ 500 ms, no DM lost) for phase 3;
 the ratio of the two p99s is printed too. Measured disputes are refused by the node when Serbero
 asks to take them, so their own mediation costs a classification and a take request but adds
@@ -27,9 +27,10 @@ from bench_core import Bench, Options, verdict, wait_for
 from harness import Workspace
 
 KEY_ENV = "SERBERO_BENCH_MODEL_KEY"
-#: Seconds between a party's messages while it chats; pauses longer than the quiet period let
-#: Serbero evaluate each exchange.
-CHAT_EVERY_S = 3.0
+#: Seconds between a party's messages while it chats: ten a minute, as fast as the default
+#: flood limit lets a party write; the pauses are longer than the quiet period (2 s here, 20 s
+#: by default), so Serbero evaluates every exchange and answers with a new round.
+CHAT_EVERY_S = 6.0
 QUIET_S = 2
 
 
