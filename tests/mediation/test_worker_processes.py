@@ -70,12 +70,18 @@ def wait_until(predicate, timeout=30.0, every=None):
 
 
 @pytest.fixture
+def quiet() -> int:
+    """The session's quiet period: long enough for the test to act while it runs."""
+    return 2
+
+
+@pytest.fixture
 def setup(make_mediation, scripts, relay, serbero_keys, node_keys, ana, bo, model, tmp_path,
-          db, broker):
+          db, broker, quiet):
     """A session opened in this process (both parties asked), and the configuration file the
     workers run with: the same keys, database, relay and scripted model."""
     need(REDIS_URL is not None, "Redis")
-    med = make_mediation(relays=[relay], quiet_period_seconds=2)
+    med = make_mediation(relays=[relay], quiet_period_seconds=quiet)
     dispute = med.open_dispute()
     scripts.on(dispute, ASK, AGAIN)
     buyer, seller = opened(med, dispute)
@@ -86,7 +92,7 @@ def setup(make_mediation, scripts, relay, serbero_keys, node_keys, ana, bo, mode
         "relays": [{"url": relay}],
         "solvers": [{"pubkey": ana.public_key().to_hex(), "permission": "write"},
                     {"pubkey": bo.public_key().to_hex(), "permission": "read"}],
-        **mediation_sections(model.api_base, quiet_period_seconds=2)}))
+        **mediation_sections(model.api_base, quiet_period_seconds=quiet)}))
     config.chmod(0o600)
     return med, dispute, buyer, seller, config
 
@@ -97,6 +103,7 @@ def rows(session_id, direction):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("quiet", [1])  # nothing to do while the period runs
 def test_two_workers_fed_every_message_three_times_make_one_round(setup, db, model, backend):
     med, dispute, buyer, seller, config = setup
     session = med.session(dispute)
