@@ -70,3 +70,19 @@ def test_a_changed_prompt_bundle_hands_the_old_sessions_to_a_person(
     scripts.on(fresh, ASK)
     after.run_due()
     assert after.session(fresh).policy_hash not in (pinned, "")
+
+
+def test_a_node_that_stops_announcing_serberos_key_hands_live_sessions_over(med, scripts,
+                                                                             clock):
+    from serbero.mostro import info
+
+    dispute = med.open_dispute()
+    scripts.on(dispute, ASK)
+    opened(med, dispute)
+    # When the node's newer info event names another Serbero key (Serbero is no solver there)
+    info.record(info.NodeInfo(node_pubkey=med.rt.settings.mostro_pubkey, event_id="3" * 64,
+                              created_at=clock() + 1, protocol_version=2, pow=0,
+                              pow_first_contact=0, mostro_version="0.19.2",
+                              serbero_tag="cd" * 32), now=clock())
+    med.tick()
+    assert med.session(dispute).end_reason == "authorization_lost"
