@@ -179,8 +179,9 @@ class Bench:
         self.config = self.ws.write_config(
             serbero_secret=Keys.generate().secret_key().to_hex(), mostro=self.node.pubkey,
             relay=self.url, solvers=[i.pubkey for i in self.inboxes],
-            dispatch_interval_s=self.opts.dispatch_interval, notice_format=self.opts.notice_format)
-        self.env = self.ws.env(self.config)
+            dispatch_interval_s=self.opts.dispatch_interval, notice_format=self.opts.notice_format,
+            extra=self.extra_config())
+        self.env = {**self.ws.env(self.config), **self.extra_env()}
         serbero = harness.venv_bin("serbero")
         subprocess.run([serbero, "migrate", "-c", str(self.config)], env=self.env, check=True,
                        capture_output=True, timeout=60, cwd=self.ws.root)
@@ -196,6 +197,14 @@ class Bench:
         print(f"relay {self.url}, listener pid {self.listener.pid}, worker master pid "
               f"{self.workers.pid} ({self.opts.workers}x{self.opts.threads}), "
               f"Redis namespace {self.ws.namespace}, workspace {self.ws.root}", flush=True)
+
+    def extra_config(self) -> str:
+        """More configuration (TOML) for a bench built on this one."""
+        return ""
+
+    def extra_env(self) -> dict[str, str]:
+        """More environment for the daemon's processes."""
+        return {}
 
     def _spawn(self, name: str, argv: list[str]) -> Child:
         # Popen from the main (loop) thread: the children's death signal follows this thread.
@@ -279,9 +288,9 @@ class Bench:
                                f"{self.ws.root}")
         await asyncio.sleep(0.5)
 
-    async def latency(self) -> None:
+    async def latency(self, *, label: str = "[1/5] latency", key: str = "latency") -> None:
         n = self.opts.latency_disputes
-        print(f"\n[1/5] latency: {n} disputes, one every {self.opts.rate_ms:g} ms…", flush=True)
+        print(f"\n{label}: {n} disputes, one every {self.opts.rate_ms:g} ms…", flush=True)
         cpu0 = self.cpu_snapshot()
         ids = await self._publish_paced(n, self.opts.rate_ms / 1000)
         await self._wait_initial(ids, self.opts.timeout_s)
@@ -295,7 +304,7 @@ class Bench:
             per_dm += lat
             if len({i for i, _ in got}) == self.opts.solvers:
                 per_dispute.append(max(lat))
-        self.results["latency"] = {
+        self.results[key] = {
             "disputes": n, "rate_ms": self.opts.rate_ms, "dms": len(per_dm), "lost": lost,
             "duplicates": dup,
             "p50_ms": pct(per_dm, 50), "p95_ms": pct(per_dm, 95), "p99_ms": pct(per_dm, 99),

@@ -180,7 +180,7 @@ class Workspace:
 
     def write_config(self, *, serbero_secret: str, mostro: str, relay: str,
                      solvers: list[str], dispatch_interval_s: int = 30,
-                     notice_format: str | None = None) -> Path:
+                     notice_format: str | None = None, extra: str = "") -> Path:
         lines = ["[serbero]", f'private_key = "{serbero_secret}"',
                  f'db_path = "{self.root / "serbero.db"}"', 'log_level = "info"', "",
                  "[mostro]", f'pubkey = "{mostro}"', "", "[[relays]]", f'url = "{relay}"', ""]
@@ -197,7 +197,7 @@ class Workspace:
         if notice_format is not None:
             lines += ["[notifications]", f'format = "{notice_format}"', ""]
         path = self.root / "config.toml"
-        path.write_text("\n".join(lines))
+        path.write_text("\n".join(lines) + extra)
         path.chmod(0o600)
         return path
 

@@ -283,16 +283,24 @@ def run(config_path: Path | None, threads: int) -> None:
 @click.option("--disputes", "count", default=3, show_default=True,
               help="Disputes the simulated Mostro node opens.")
 @click.option("--solvers", default=2, show_default=True, help="Simulated solver inboxes.")
-def demo(count: int, solvers: int) -> None:
+@click.option("--mediation", is_flag=True, help="Show guided mediation instead: simulated "
+              "parties, a scripted model, one dispute summarised and one handed off.")
+def demo(count: int, solvers: int, mediation: bool) -> None:
     """Show the whole flow in seconds: an embedded relay, a simulated Mostro node and solver
     inboxes that print the DMs they decrypt, around the real daemon code.
 
     \b
     Example:
         serbero demo --disputes 3
+        serbero demo --mediation
     """
-    from serbero.demo import run_demo
     from workers.wiring import run_all_in_one
+
+    if mediation:
+        from serbero.demo_mediation import run_mediation_demo
+
+        sys.exit(asyncio.run(run_mediation_demo(run_all_in_one, echo=click.echo)))
+    from serbero.demo import run_demo
 
     if not 1 <= count <= 50 or not 1 <= solvers <= 10:
         raise click.UsageError("use 1 to 50 disputes and 1 to 10 solvers")
@@ -434,6 +442,7 @@ def main() -> None:
 
 
 from serbero.commands import escalation as _escalation  # noqa: E402, F401 - escalate, escalations
+from serbero.commands import mediation as _mediation  # noqa: E402, F401 - `serbero mediation`
 from serbero.commands import mostro as _mostro  # noqa: E402, F401 - registers `serbero mostro`
 from serbero.commands import ops as _ops  # noqa: E402, F401 - registers dashboard, status, metrics
 from serbero.commands import reasoning as _reasoning  # noqa: E402, F401 - `serbero reasoning`

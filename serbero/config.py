@@ -33,7 +33,7 @@ from serbero.reasoning.limits import (
     DECLARED_PROVIDERS,
     MEDIATION_JOB_LIMIT_S,
     SHIPPED_PROVIDERS,
-    provider_budget_s,
+    chain_budget_s,
     unknown_provider_message,
 )
 
@@ -222,11 +222,34 @@ class Timeouts:
     resume_overlap_seconds: int = field(default=60, metadata=_check(_not_negative))
 
 
+def _language(value: str) -> str | None:
+    from serbero.mediation.catalog import LANGUAGES  # the catalog's files, nothing else
+
+    if value in LANGUAGES:
+        return None
+    return f'must be one of {", ".join(LANGUAGES)} (the party-text catalog), not "{value}"'
+
+
 @dataclass(frozen=True)
 class MediationSection:
     enabled: bool = False
-    max_rounds: int = 2
-    party_response_timeout_seconds: int = 1800
+    #: Rounds of questions Serbero asks (the opening one included); when the answers to the last
+    #: round still leave questions, the dispute goes to a person (`round_limit`).
+    max_rounds: int = field(default=2, metadata=_check(_positive))
+    #: A party who has not answered a question this long is handed to a person; 0 = never.
+    party_response_timeout_seconds: int = field(default=1800, metadata=_check(_not_negative))
+    #: The one reminder to a silent party goes this long after the question; 0 = no reminder.
+    reminder_after_seconds: int = field(default=900, metadata=_check(_not_negative))
+    #: Replies are evaluated this long after a party's last message (typing three messages
+    #: costs one evaluation, not three).
+    quiet_period_seconds: int = field(default=20, metadata=_check(_not_negative))
+    #: The language of texts to a party whose language is not known yet.
+    default_language: str = field(default="en", metadata=_check(_language))
+    #: More messages than this from one party within a minute is a flood: the dispute goes to a
+    #: person (`flood`) instead of costing model calls.
+    max_messages_per_minute: int = field(default=10, metadata=_check(_positive))
+    #: What parties write after a handoff is forwarded to the solvers in batches this long.
+    forward_batch_seconds: int = field(default=30, metadata=_check(_not_negative))
     solver_auth_retry_initial_seconds: int = 60
     solver_auth_retry_max_interval_seconds: int = 3600
     solver_auth_retry_max_total_seconds: int = 86400
@@ -595,6 +618,7 @@ def from_mapping(
     relays = _relays(arrays["relays"], problems, warnings)
     solvers = _solvers(arrays["solvers"], problems, warnings)
     sections["reasoning"] = _reasoning(sections["reasoning"], env, problems)
+    _mediation(sections["mediation"], sections["escalation"], problems)
     observers = _observers(arrays["observers"], problems, warnings)
     _refuse_own_key(serbero_pubkey, solvers, observers, problems)
     webhooks = _webhooks(arrays["webhooks"], env, problems)
@@ -827,14 +851,28 @@ def _reasoning(reasoning: ReasoningSection, env: Mapping[str, str],
                                 "model, api_base and api_key_env.")
         fallback.append(_with_key(entry, where, reasoning.enabled, env, problems))
     reasoning = _with_key(reasoning, "[reasoning]", reasoning.enabled, env, problems)
-    budget = sum(provider_budget_s(e.request_timeout_seconds, e.followup_retry_count + 1)
-                 for e in [reasoning, *fallback])
+    budget = chain_budget_s([reasoning, *fallback])
     if budget > MEDIATION_JOB_LIMIT_S:
         problems.append(
             f"[reasoning]: request_timeout_seconds times (followup_retry_count + 1) over "
             f"{1 + len(fallback)} provider(s) may take up to {budget:.0f}s, longer than the "
             f"{MEDIATION_JOB_LIMIT_S}s a mediation job may run; lower the timeouts or retries.")
     return dataclasses.replace(reasoning, fallback=tuple(fallback))
+
+
+def _mediation(mediation: MediationSection, escalation: EscalationSection,
+               problems: list[str]) -> None:
+    """Mediation hands disputes to people: its handoffs need the dispatcher that sends them."""
+    if mediation.enabled and not escalation.enabled:
+        problems.append("[mediation].enabled = true needs [escalation].enabled = true: every "
+                        "handoff mediation makes is sent to the solvers by the escalation "
+                        "dispatcher; enable it, or turn mediation off.")
+    timeout, reminder = (mediation.party_response_timeout_seconds,
+                         mediation.reminder_after_seconds)
+    if timeout and reminder >= timeout:
+        problems.append(f"[mediation].reminder_after_seconds ({reminder}) must be less than "
+                        f"party_response_timeout_seconds ({timeout}): the reminder comes before "
+                        "the dispute goes to a person (or set it to 0 for no reminder).")
 
 
 def _database_url(serbero: SerberoSection, env: Mapping[str, str], problems: list[str], *,

@@ -16,6 +16,9 @@ from typing import Any
 
 #: Lanes: which queue publishes a row. A row's purpose names its lane.
 NOTIFY, ESCALATION, WEBHOOKS = "notify", "escalation", "webhooks"
+#: Mediation's messages (to the parties, and its DMs to solvers) go out on `mediation`, so a
+#: busy session never delays a new-dispute notice.
+MEDIATION = "mediation"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from serbero.config import Settings
 from serbero.disputes import reminders
 from serbero.escalation import scan as escalation
 from serbero.followup import NOTHING, FollowUp
+from serbero.mediation import daemon as mediation_daemon
 from serbero.mostro import daemon as mostro_daemon
 from serbero.runtime import Runtime
 
@@ -23,6 +24,8 @@ from serbero.runtime import Runtime
 OUTBOX_PERIOD_S = 5
 #: Seconds between scans for disputes that no solver has heard of yet (GAP-3).
 UNNOTIFIED_PERIOD_S = 30
+#: Seconds between mediation's scans (lost timers, take answers, subscriptions, starts).
+MEDIATION_PERIOD_S = 5
 
 
 #: Queues a periodic job runs on: `ticks` for scans, `mediation` for a job that calls a model
@@ -58,6 +61,10 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("mostro_takes", lambda s: mostro_daemon.SWEEP_PERIOD_S, mostro_daemon.sweep),
     PeriodicJob("reasoning_health", lambda s: s.reasoning.health_check_interval_seconds,
                 _reasoning_health, queue=MEDIATION),
+    # Mediation's safety net (lost timers, take answers, subscriptions, stale bundles, starts):
+    # it calls no model, but it is mediation's work, so it never waits beside notices.
+    PeriodicJob("mediation", lambda s: MEDIATION_PERIOD_S, mediation_daemon.tick,
+                queue=MEDIATION),
 )
 _BY_NAME = {job.name: job for job in JOBS}
 

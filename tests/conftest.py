@@ -224,13 +224,14 @@ def notice_format() -> str:
 @pytest.fixture
 def make_settings(tmp_path: Path, serbero_keys: Any, notice_format: str) -> Callable[..., Any]:
     """Settings for a test: `make_settings(relays=[url], mostro=pk, solvers=[inbox|str|entry],
-    observers=[inbox|str], webhooks=[entry], env={…}, …)`."""
+    observers=[inbox|str], webhooks=[entry], env={…}, sections={"mediation": {…}}, …)`."""
     from serbero import config
 
     def make(*, relays: list[str] | None = None, mostro: str | None = None,
              solvers: list[Any] = (), timeouts: dict[str, Any] | None = None,
              db_url: str | None = None, observers: list[Any] = (),
-             webhooks: list[dict[str, Any]] = (), env: dict[str, str] | None = None) -> Any:
+             webhooks: list[dict[str, Any]] = (), env: dict[str, str] | None = None,
+             sections: dict[str, Any] | None = None) -> Any:
         from nostr_sdk import Keys
 
         doc = {
@@ -246,6 +247,7 @@ def make_settings(tmp_path: Path, serbero_keys: Any, notice_format: str) -> Call
             "notifications": {"format": notice_format},
             "observers": [{"pubkey": o if isinstance(o, str) else o.pubkey} for o in observers],
             "webhooks": list(webhooks),
+            **(sections or {}),
         }
         environ = {**(env or {}), **({"SERBERO_DB_URL": db_url} if db_url else {})}
         return config.from_mapping(doc, environ).replace(

@@ -11,7 +11,7 @@ import dramatiq
 
 from serbero import clock, ticks
 from serbero.disputes import ingest
-from serbero.mostro import daemon as mostro_daemon
+from serbero.mediation import daemon as mediation_daemon
 from workers import wiring
 from workers.wiring import follow_up, runtime
 
@@ -31,10 +31,17 @@ def ingest_dispute_event(event_json: str) -> None:
 
 @dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)
 def ingest_mostro_event(event_json: str) -> None:
-    """Record the node's info event, or match a reply to Serbero's take request."""
-    rt = runtime()
-    follow_up(mostro_daemon.handle(event_json, settings=rt.settings, signer=rt.signer,
-                                   now=clock.now()))
+    """Record the node's info event, or match a reply to Serbero's take request (and open or
+    end the mediation session waiting for it)."""
+    follow_up(mediation_daemon.mostro_event(event_json, runtime(), clock.now()))
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name="events", priority=10, **RETRIED)
+def ingest_chat_event(event_json: str) -> None:
+    """Apply one dispute-chat message of a mediation session; no model call here (the
+    evaluation it may arm runs on `mediation`). Behind dispute events in a worker's queue
+    (priority 10, as mediation's jobs): a chatting session never delays a notice."""
+    follow_up(mediation_daemon.chat_event(event_json, runtime(), clock.now()))
 
 
 @dramatiq.actor(broker=wiring.broker(), queue_name="notify", **RETRIED)

@@ -166,15 +166,19 @@ class AuditEvent(BaseModel):
 
 def audit(kind: str, *, dispute_id: str | None, at: int, session_id: str | None = None,
           prompt_bundle_id: str | None = None, policy_hash: str | None = None,
-          **payload: Any) -> AuditEvent:
-    """Write one audit row; the payload repeats the dispute id as the original's recipes expect."""
+          rationale_id: str | None = None, **payload: Any) -> AuditEvent:
+    """Write one audit row; the payload repeats the dispute id as the original's recipes expect
+    (and a rationale id, when the row cites one, EVT-7)."""
     if dispute_id is not None:
         payload = {"dispute_id": dispute_id, **payload}
+    if rationale_id is not None:
+        payload["rationale_id"] = rationale_id
     return AuditEvent.create(
         kind=kind,
         dispute_id=dispute_id,
         session_id=session_id,
         payload_json=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+        rationale_id=rationale_id,
         prompt_bundle_id=prompt_bundle_id,
         policy_hash=policy_hash,
         occurred_at=at,

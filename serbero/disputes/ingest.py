@@ -23,6 +23,7 @@ from serbero.disputes.relevance import RELEVANT_IN
 from serbero.disputes.reminders import INITIAL_RETRY_BASE_S
 from serbero.errors import EventRejected
 from serbero.followup import NOTHING, FollowUp
+from serbero.mediation import revisions
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +104,30 @@ def _apply(event: DisputeEvent, settings: Settings, signer: Keys, now: int,
                                                  "initiator": event.initiator})
         return _result("detected", event.dispute_id, notify.fan_out(
             _as_recorded(event), notices.INITIAL, settings=settings, signer=signer, now=now,
-            signed=signed))
+            signed=signed).then(revisions.detected(event.dispute_id, settings, now)))
     if not created and not _advance_revision(event):
         log.info("stale_revision_ignored", extra={
             "dispute_id": event.dispute_id, "status": event.status, "event_id": event.event_id})
         return _result("stale_revision", event.dispute_id)
     if event.is_terminal:
         return _resolve(event, settings, signer, now, announce=not created)
-    return _take(event, settings, signer, now)
+    if revisions.is_own_take(event, serbero_pubkey=settings.serbero_pubkey, now=now):
+        return _taken_by_serbero(event, settings, now)
+    stopped = revisions.human_took_over(event, settings=settings, signer=signer, now=now)
+    result = _take(event, settings, signer, now)
+    return _result(result.outcome, result.dispute_id, stopped.then(result))
+
+
+def _taken_by_serbero(event: DisputeEvent, settings: Settings, now: int) -> IngestResult:
+    """Serbero's own take (issue 12): the dispute is Serbero's, and the solvers hear so from
+    the session's `mediating` notice, not as "taken by unknown"."""
+    lifecycle.transition(event.dispute_id, lifecycle.TAKEN, trigger=event.event_id, at=now,
+                         from_states=lifecycle.FIRST_TAKE_FROM,
+                         assigned_solver=settings.serbero_pubkey, next_renotify_at=None,
+                         next_notify_at=None)
+    log.info("taken_by_serbero", extra={"dispute_id": event.dispute_id,
+                                        "event_id": event.event_id})
+    return _result("taken_by_serbero", event.dispute_id)
 
 
 def _insert_if_new(event: DisputeEvent, now: int) -> bool:
@@ -188,7 +205,8 @@ def _resolve(event: DisputeEvent, settings: Settings, signer: Keys, now: int, *,
                                                    "status": event.status})
     follow_up = _notify(event.dispute_id, notices.RESOLUTION, settings, signer, now) \
         if announce else NOTHING
-    return _result("resolved", event.dispute_id, follow_up)
+    ended = revisions.resolved(event, settings=settings, signer=signer, now=now)
+    return _result("resolved", event.dispute_id, follow_up.then(ended))
 
 
 def _notify(dispute_id: str, notif_type: str, settings: Settings, signer: Keys, now: int, *,

@@ -16,6 +16,7 @@ RELEVANT_IN = {
     notices.RENOTIFICATION: frozenset({lifecycle.NOTIFIED}),
     notices.ASSIGNMENT: frozenset({lifecycle.TAKEN, lifecycle.WAITING, lifecycle.ESCALATED}),
     notices.RESOLUTION: frozenset(lifecycle.STATES),
+    notices.MEDIATING: frozenset({lifecycle.TAKEN}),
 }
 
 

@@ -9,6 +9,7 @@ finds the handoffs that are due.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass
 
@@ -47,6 +48,10 @@ log = logging.getLogger(__name__)
 
 #: Before the outbox scan re-publishes a DM whose publish job may have been lost.
 FIRST_REPUBLISH_AFTER_S = 15
+#: What follows a session's handoff DM to the same solvers, as "module:function" imported on
+#: first use (escalation imports no mediation module): the session's transcript, since solvers
+#: cannot read Serbero's chat channels.
+FOLLOWERS = ("serbero.mediation.transcript:send",)
 REMEDY = ('add a [[solvers]] entry with permission = "write" (then restart), set '
           "[escalation].fallback_to_all_solvers = true, or re-send with "
           "`serbero escalate DISPUTE_ID --to PUBKEY`")
@@ -152,6 +157,9 @@ def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
                                      manual=manual_request(h))
     dms = _write_dms(h, message, route, settings=settings, signer=signer, attempt=attempt,
                      now=now)
+    followers = _followers(pkg, route, settings=settings, signer=signer,
+                           lifecycle_state=dispute.lifecycle_state, now=now) \
+        if attempt == 1 and dms and pkg.session_id is not None else []
     log.info("phase4_dms_queued", extra={
         "dispute_id": pkg.dispute_id, "handoff_id": h.handoff_event_id, "route": route.kind,
         "recipients": len(route.recipients), "queued": len(dms), "attempt": attempt})
@@ -162,7 +170,8 @@ def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
                                               now=now), settings=settings, now=now) \
         if attempt == 1 else []
     retry = None if dms else fail_attempt(h, now=now, reason="no recipient pubkey parses")
-    follow_up = FollowUp(publish=(*dms, *extra)).then(retry.follow_up() if retry else None)
+    follow_up = FollowUp(publish=(*dms, *followers, *extra)).then(
+        retry.follow_up() if retry else None)
     return _outcome(h.handoff_event_id, h.status, follow_up=follow_up)
 
 
@@ -194,6 +203,19 @@ def _write_dms(h: EscalationHandoff, message: SolverMessage, route: routing.Rout
                             notif_type=NOTIF_TYPE, outbox=publish.row_id, created_at=now)
         EscalationDm.create(outbox_id=publish.row_id, handoff_event_id=h.handoff_event_id,
                             attempt=attempt)
+    return queued
+
+
+def _followers(pkg: package.HandoffPackage, route: routing.Route, *, settings: Settings,
+               signer: Keys, lifecycle_state: str, now: int) -> list[Publish]:
+    """The messages that follow a session's handoff, to its recipients; the outbox retries
+    them like the handoff DMs themselves."""
+    queued: list[Publish] = []
+    for name in FOLLOWERS:
+        module, attribute = name.split(":")
+        follower = getattr(importlib.import_module(module), attribute)
+        queued += follower(pkg.dispute_id, pkg.session_id, route.recipients, settings=settings,
+                           signer=signer, lifecycle_state=lifecycle_state, now=now)
     return queued
 
 

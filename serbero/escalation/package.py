@@ -101,10 +101,14 @@ def solver_message(package: HandoffPackage, *, notice_type: str, lifecycle_state
                    now: int, manual: ManualRequest | None = None) -> SolverMessage:
     """The handoff as a solver message: `handed off: <trigger>` (Mostrix raises its take-over
     banner for it) above the whole `escalation_handoff/v1` body, in both forms; a manual
-    escalation's body says who asked and shows their note."""
+    escalation's body says who asked and shows their note. A handoff with neither a session nor
+    an operator behind it is mediation's before any session opened: `mediation could not start:
+    <trigger>` (the same banner)."""
     body = dm_body(package, manual)
-    return SolverMessage(dispute_id=package.dispute_id,
-                         subject=subjects.handed_off(package.trigger), body=body, original=body,
+    before_session = package.session_id is None and manual is None
+    subject = (subjects.could_not_start(package.trigger) if before_session
+               else subjects.handed_off(package.trigger))
+    return SolverMessage(dispute_id=package.dispute_id, subject=subject, body=body, original=body,
                          notice_type=notice_type, lifecycle_state=lifecycle_state,
                          occurred_at=now)
 

@@ -18,8 +18,12 @@ NEW = "new"
 TAKEN = "taken"
 MEDIATING = "mediating"
 MEDIATION_FAILED = "mediation could not start"
+#: A cooperative summary of a mediated dispute, for a solver to act on.
+SUMMARY = "summary"
 #: The fixed starts of subjects that carry a value, as webhooks filter them.
 UNATTENDED, RESOLVED, HANDED_OFF, TRANSCRIPT = "unattended", "resolved", "handed off", "transcript"
+FORWARDED, REPORT = "new messages since handoff", "mediation report"
+_VALUED = (UNATTENDED, RESOLVED, HANDED_OFF, TRANSCRIPT, MEDIATION_FAILED, FORWARDED, REPORT)
 
 
 def unattended(minutes: int) -> str:
@@ -38,9 +42,22 @@ def transcript(messages: int) -> str:
     return f"{TRANSCRIPT} ({messages} messages, times UTC)"
 
 
+def could_not_start(trigger: str) -> str:
+    """Mostrix raises its take-over banner for this subject, showing the reason."""
+    return f"{MEDIATION_FAILED}: {trigger}"
+
+
+def forwarded(messages: int) -> str:
+    return f"{FORWARDED} ({messages})"
+
+
+def report(status: str) -> str:
+    return f"{REPORT}: {status}"
+
+
 def event_of(subject: str) -> str:
     """The fixed start of a subject (`unattended (5 min)` → `unattended`)."""
-    for start in (UNATTENDED, RESOLVED, HANDED_OFF, TRANSCRIPT):
+    for start in _VALUED:
         if subject.startswith(start):
             return start
     return subject

@@ -132,6 +132,12 @@ def build_message(sender: Keys, keys: ChatKeys, text: str, *, now: int,
                   inner_tags: Iterable[list[str]] = ()) -> Event:
     """A signed kind-14 chat envelope carrying `text` from `sender` (Serbero's key, or a party's
     trade key) in the conversation `keys`; both layers carry the same timestamp."""
+    return build_envelope(sender, keys, text, now=now, inner_tags=inner_tags)[1]
+
+
+def build_envelope(sender: Keys, keys: ChatKeys, text: str, *, now: int,
+                   inner_tags: Iterable[list[str]] = ()) -> tuple[Event, Event]:
+    """`build_message`, also returning the signed inner event (a transcript records its id)."""
     if not isinstance(text, str) or not text.strip():
         raise ProtocolError("refusing to send empty content")
     inner = (EventBuilder(Kind(INNER_KIND), text).tags([Tag.parse(t) for t in inner_tags])
@@ -141,13 +147,19 @@ def build_message(sender: Keys, keys: ChatKeys, text: str, *, now: int,
         raise ProtocolError("chat message too large for NIP-44 (65535 bytes)")
     ciphertext = nip44_encrypt(keys.conv_keys().secret_key(), PublicKey.parse(keys.conv_pubkey),
                                plaintext, Nip44Version.V2)
-    return (EventBuilder(Kind(CHAT_KIND), ciphertext).tags([Tag.parse(["p", keys.conv_pubkey])])
-            .custom_created_at(Timestamp.from_secs(now)).finalize(keys.sign_keys()))
+    outer = (EventBuilder(Kind(CHAT_KIND), ciphertext).tags([Tag.parse(["p", keys.conv_pubkey])])
+             .custom_created_at(Timestamp.from_secs(now)).finalize(keys.sign_keys()))
+    return inner, outer
 
 
 def subscription_filter(keys: ChatKeys, since: int, *, limit: int = FETCH_LIMIT) -> Filter:
     """Kind 14 by author pub(K_sign), never by `#p`: anyone can flood a `p` tag."""
-    return (Filter().kind(Kind(CHAT_KIND)).author(PublicKey.parse(keys.sign_pubkey))
+    return author_filter(keys.sign_pubkey, since, limit=limit)
+
+
+def author_filter(sign_pubkey: str, since: int, *, limit: int = FETCH_LIMIT) -> Filter:
+    """`subscription_filter` from a channel's stored pub(K_sign) alone."""
+    return (Filter().kind(Kind(CHAT_KIND)).author(PublicKey.parse(sign_pubkey))
             .since(Timestamp.from_secs(since)).limit(limit))
 
 

@@ -139,6 +139,12 @@ class SerberoCollector(Collector):
         for trigger, n in snap.escalations.items():
             escalations.add_metric([trigger], n)
         yield escalations
+        if snap.sessions is not None:
+            sessions = GaugeMetricFamily("serbero_mediation_sessions",
+                                         "Mediation sessions by state.", labels=["state"])
+            for state, n in snap.sessions.items():
+                sessions.add_metric([state], n)
+            yield sessions
         yield latency_histogram(snap.latency)
         yield from reasoning_metrics.families()
 

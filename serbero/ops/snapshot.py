@@ -15,6 +15,7 @@ import redis
 
 from serbero import redis_store
 from serbero.config import Settings, redact_url
+from serbero.mediation import queries as mediation_queries
 from serbero.ops import counters, figures, heartbeat, queues
 
 
@@ -43,6 +44,8 @@ class Snapshot:
     notifications: dict[tuple[str, str], int]
     escalations: dict[str, int]
     latency: figures.Latency
+    #: Mediation sessions by state; None before mediation's migration.
+    sessions: dict[str, int] | None = None
 
     @property
     def workers_alive(self) -> int | None:
@@ -97,4 +100,5 @@ def take(settings: Settings, queue_names: Iterable[str], *, alive_within_s: floa
         notifications=figures.notifications(),
         escalations=figures.escalations_by_trigger(),
         latency=figures.latency(),
+        sessions=mediation_queries.by_state(),
     )

@@ -53,6 +53,9 @@ def render(snap: Snapshot) -> list[str]:
         f"{u.count} waiting for a solver; oldest {u.dispute_id} ({u.state}), detected "
         f"{ago(now - u.detected_at)} ago at {when(u.detected_at)}")))
     lines.append(_line("handoffs", _handoffs_text(snap, now)))
+    lines.append(_line("escalations", " · ".join(f"{t} {n}" for t, n in snap.escalations.items())
+                       or "none"))
+    lines.append(_line("mediation", _sessions_text(snap)))
     lines.append(_line("notifications", _notifications_text(snap)))
     return lines
 
@@ -111,6 +114,13 @@ def _handoffs_text(snap: Snapshot, now: float) -> str:
     if h.handoffs_by_status:
         text += "; handoffs: " + ", ".join(f"{s} {n}" for s, n in h.handoffs_by_status.items())
     return text
+
+
+def _sessions_text(snap: Snapshot) -> str:
+    if snap.sessions is None:
+        return "mediation tables missing; run `serbero migrate`"
+    present = {state: n for state, n in snap.sessions.items() if n}
+    return "sessions: " + (" · ".join(f"{s} {n}" for s, n in present.items()) or "none")
 
 
 def _notifications_text(snap: Snapshot) -> str:

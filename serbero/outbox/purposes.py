@@ -23,6 +23,8 @@ MODULES: dict[str, str] = {
     "mostro_take": "serbero.mostro.take:PURPOSE",
     "observer_notice": "serbero.messages.copies:OBSERVER_NOTICE",
     "webhook_notice": "serbero.messages.copies:WEBHOOK_NOTICE",
+    "mediation_chat": "serbero.mediation.delivery:CHAT",
+    "mediation_dm": "serbero.mediation.delivery:DMS",
 }
 
 

@@ -86,6 +86,14 @@ class ProviderChain:
         return health.ready(self.specs, now=self.now(),
                             max_age=health.max_age_s(self.health_interval_s))
 
+    def all_failing(self) -> bool:
+        """True when every provider's fresh health state is a failure: a session would open
+        only to escalate, so it waits (a provider never checked, or checked long ago, is worth
+        a try: the call itself tells)."""
+        views = health.view(self.specs, now=self.now(),
+                            max_age=health.max_age_s(self.health_interval_s))
+        return all(v.failing for v in views)
+
     def check(self, spec: ProviderSpec, *, origin: str) -> Completion:
         """One health check (`ping`) of one provider, recorded; ReasoningError on failure."""
         return self._call(self.providers[spec.key], PURPOSE_HEALTH, None, prompts.HEALTH_PROMPT,

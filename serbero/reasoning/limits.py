@@ -4,6 +4,9 @@ of a `mediation` job. Imports nothing heavy, since config.py reads it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 SHIPPED_PROVIDERS = ("openai", "openai-compatible", "anthropic")
 #: Declared by the original and never shipped: they build, and every call fails (RP-1).
 DECLARED_PROVIDERS = ("ppqai", "openclaw")
@@ -20,6 +23,13 @@ def provider_budget_s(timeout_s: int, attempts: int) -> float:
     timeout (a server trickling bytes), and each retry may wait for Retry-After."""
     per_attempt = 2 * max(1, timeout_s)
     return attempts * per_attempt + (attempts - 1) * RETRY_AFTER_MAX_S
+
+
+def chain_budget_s(entries: Iterable[Any]) -> float:
+    """Worst case of a chain: each provider entry (`request_timeout_seconds`,
+    `followup_retry_count`) failing slowly, one after the other."""
+    return sum(provider_budget_s(e.request_timeout_seconds, e.followup_retry_count + 1)
+               for e in entries)
 
 
 def unknown_provider_message(name: str) -> str:

@@ -95,7 +95,8 @@ class SolverInbox(ListeningPeer):
         self._task = asyncio.create_task(self._consume(stream))
         return self
 
-    def _read(self, event: Event) -> ReceivedDM | None:
+    def read(self, event: Event) -> ReceivedDM | None:
+        """The DM `event` carries for this solver, as its client shows it; None if none."""
         if event.kind().as_u16() == SEND_DM:
             if not event.verify() or (opened := _send_dm_text(self.keys, event)) is None:
                 return None
@@ -110,7 +111,7 @@ class SolverInbox(ListeningPeer):
 
     async def _consume(self, stream) -> None:
         while (n := await stream.next()) is not None:
-            if not n.is_new_event() or (dm := self._read(n.event)) is None:
+            if not n.is_new_event() or (dm := self.read(n.event)) is None:
                 continue
             self.messages.append(dm)
             self._arrived.set()

@@ -31,3 +31,18 @@ def test_the_health_tick_is_enqueued_on_mediation_not_ticks(broker, make_setting
     depth = {q.name: q.ready for q in queues.depths(broker.client, broker.namespace,
                                                     ["mediation", "ticks"])}
     assert depth == {"mediation": 1, "ticks": 1}
+
+
+def test_sessions_run_on_mediation_and_chat_ingest_on_events_with_no_model_call(broker):
+    # Issue 12: every mediation job is on `mediation`; a party's message is ingested on
+    # `events` (it arms the evaluation, which runs on `mediation`)
+    from serbero.mediation import subscriptions
+    from workers import actors, mediation, wiring
+
+    for actor in (mediation.start_mediation, mediation.mediation_timer,
+                  mediation.mediation_hand_off):
+        assert actor.queue_name == "mediation"
+    assert mediation.start_mediation.options["time_limit"] >= MEDIATION_JOB_LIMIT_S * 1000
+    assert actors.ingest_chat_event.queue_name == "events"
+    assert subscriptions.TARGET in wiring.EVENT_TARGETS
+    assert ticks.queue("mediation") == ticks.MEDIATION

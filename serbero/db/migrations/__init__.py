@@ -50,7 +50,9 @@ def current_version(db: Database) -> int:
 
 #: Columns of this project's `schema_version`; the Rust Serbero's has `version` only (DB-2).
 OUR_VERSION_COLUMNS = frozenset({"version", "applied_at"})
-#: Tables of the Rust Serbero's schema (its v3) that this project's never had.
+#: Tables of the Rust Serbero's schema (its v3); this project's has some of the same names
+#: (v0005, v0008), but only a database whose `schema_version` is not this project's is
+#: looked at for them.
 RUST_ONLY_TABLES = frozenset({"mediation_sessions", "mediation_messages",
                               "reasoning_rationales", "mediation_summaries"})
 

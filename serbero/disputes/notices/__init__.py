@@ -9,7 +9,7 @@ byte (NOTIF-2, RENOT-3, ASSIGN-4); in the Mostro v2 form they follow the subject
 from collections.abc import Callable
 
 from serbero.db.models import Dispute
-from serbero.disputes.notices import assigned, new_dispute, renotify, resolved
+from serbero.disputes.notices import assigned, mediating, new_dispute, renotify, resolved
 from serbero.messages import message as subjects
 from serbero.messages.message import SolverMessage
 
@@ -17,12 +17,14 @@ INITIAL = "initial"
 RENOTIFICATION = "re-notification"
 ASSIGNMENT = "assignment"
 RESOLUTION = "resolution"
+MEDIATING = "mediating"
 
 TEXTS: dict[str, Callable[[Dispute, int], str]] = {
     INITIAL: new_dispute.text,
     RENOTIFICATION: renotify.text,
     ASSIGNMENT: assigned.text,
     RESOLUTION: resolved.text,
+    MEDIATING: mediating.text,
 }
 
 SUBJECTS: dict[str, Callable[[Dispute, int], str]] = {
@@ -30,6 +32,7 @@ SUBJECTS: dict[str, Callable[[Dispute, int], str]] = {
     RENOTIFICATION: lambda d, now: subjects.unattended(max(0, now - d.event_timestamp) // 60),
     ASSIGNMENT: lambda d, now: subjects.TAKEN,
     RESOLUTION: lambda d, now: subjects.resolved(d.dispute_status),
+    MEDIATING: lambda d, now: subjects.MEDIATING,
 }
 
 

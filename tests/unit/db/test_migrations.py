@@ -86,7 +86,7 @@ def test_a_database_of_main_before_the_channels_merge_upgrades_with_its_rows(bla
     from serbero.reasoning.models import ProviderHealth
 
     every = available()
-    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] != 4])
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] in (1, 2, 3, 5)])
     assert migrate(blank_db) == [1, 2, 3, 5]
     p = blank_db.param
     blank_db.execute_sql(
@@ -97,7 +97,7 @@ def test_a_database_of_main_before_the_channels_merge_upgrades_with_its_rows(bla
         "INSERT INTO reasoning_health (provider_key, provider, model, status, checked_at) "
         f"VALUES ({p}, {p}, {p}, {p}, {p})", ("k", "openai", "m", "ok", 10))
     # When the merged version starts (v4 lands after v5)
-    monkeypatch.setattr(migrations, "available", lambda: every)
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] <= 5])
     assert migrate(blank_db) == [4]
     # Then the row reads in the new names, as a nostr row, and the reasoning tables are intact
     with blank_db.bind_ctx([Outbox, ProviderHealth]):
@@ -114,9 +114,9 @@ def test_a_database_of_issue_11_before_the_reasoning_merge_gains_the_reasoning_t
     from serbero.db import migrations
 
     every = available()
-    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] != 5])
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] < 5])
     assert migrate(blank_db) == [1, 2, 3, 4]
-    monkeypatch.setattr(migrations, "available", lambda: every)
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] <= 5])
     assert migrate(blank_db) == [5]
     assert {"reasoning_calls", "reasoning_health", "wanted_subscriptions"} <= \
         set(blank_db.get_tables())
