@@ -175,14 +175,19 @@ class Endpoint:
         EBADF once the trigger is closed (a client can read its whole answer before that).
         Then the sockets are closed by the serving loop itself, woken for it: closed from here,
         under the loop's select(), they made it fail with EBADF (an unhandled exception in the
-        serving thread). Then the loop, having nothing left to watch, returns."""
+        serving thread). The loop may run the closing step before this thread has written the
+        byte that wakes it (an earlier wake-up runs every queued step), so the step waits for
+        that write: otherwise it would land on a closed, or already reused, descriptor. Then
+        the loop, having nothing left to watch, returns."""
         self.server.task_dispatcher.shutdown(timeout=self.STOP_TIMEOUT_S)
-        closed = threading.Event()
+        pulled, closed = threading.Event(), threading.Event()
 
         def close_in_loop() -> None:
+            pulled.wait(self.STOP_TIMEOUT_S)
             wasyncore.close_all(self._channels)
             closed.set()
 
         self.server.trigger.pull_trigger(close_in_loop)
+        pulled.set()
         if not closed.wait(self.STOP_TIMEOUT_S):  # the loop is not running: close from here
             wasyncore.close_all(self._channels)
