@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 CONFIG_EXIT = 2
 RUNTIME_EXIT = 1
+#: How long `serbero worker` lets each process finish its jobs on SIGTERM, in milliseconds.
+WORKER_SHUTDOWN_TIMEOUT_MS = 30_000
 
 
 def fail_config(exc: ConfigError) -> None:
@@ -237,8 +239,9 @@ def listen(config_path: Path | None) -> None:
 @click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
 @click.option("--queues", "-Q", multiple=True, help="Only these queues (repeat the option).")
 def worker(config_path: Path | None, processes: int, threads: int, queues: tuple[str, ...]) -> None:
-    """Run dramatiq worker processes for every queue (needs Redis); same as
-    `dramatiq workers.wiring:boot`.
+    """Run worker processes for every queue (needs Redis), under a supervisor that replaces a
+    process that dies and leaves the others alone (`dramatiq workers.wiring:boot` runs the same
+    workers under dramatiq's supervisor, which stops them all when one dies).
 
     \b
     Example:
@@ -253,11 +256,12 @@ def worker(config_path: Path | None, processes: int, threads: int, queues: tuple
         sys.exit(RUNTIME_EXIT)
     if config_path is not None:
         os.environ["SERBERO_CONFIG"] = str(config_path)
-    argv = [sys.executable, "-m", "dramatiq", "workers.wiring:boot", "-p", str(processes),
-            "-t", str(threads), "--worker-shutdown-timeout", "30000", "--skip-logging"]
+    argv = [sys.executable, "-m", "serbero.supervisor", "--processes", str(processes),
+            "--threads", str(threads), "--shutdown-timeout-ms", str(WORKER_SHUTDOWN_TIMEOUT_MS),
+            "--log-level", settings.log_level, "--log-format", settings.log_format]
     if queues:
-        argv += ["-Q", *queues]
-    os.execv(sys.executable, argv)  # noqa: S606 - become the dramatiq supervisor
+        argv += ["--queues", *queues]
+    os.execv(sys.executable, argv)  # noqa: S606 - become the (lean) supervisor
 
 
 @cli.command()
@@ -285,9 +289,16 @@ def run(config_path: Path | None, threads: int) -> None:
 @click.option("--solvers", default=2, show_default=True, help="Simulated solver inboxes.")
 @click.option("--mediation", is_flag=True, help="Show guided mediation instead: simulated "
               "parties, a scripted model, one dispute summarised and one handed off.")
-def demo(count: int, solvers: int, mediation: bool) -> None:
+@click.option("--use-env", is_flag=True, help="Run on SERBERO_REDIS_URL and a PostgreSQL "
+              "SERBERO_DB_URL, in a namespace and a schema of the demo's own, removed "
+              "afterwards (default: an embedded broker and a temporary SQLite file).")
+@click.option("--verbose", "-v", is_flag=True, help="Show the daemon's log here, between the "
+              "narrative's lines, instead of in the log file the demo names.")
+def demo(count: int, solvers: int, mediation: bool, use_env: bool, verbose: bool) -> None:
     """Show the whole flow in seconds: an embedded relay, a simulated Mostro node and solver
-    inboxes that print the DMs they decrypt, around the real daemon code.
+    inboxes that print the DMs they decrypt, around the real daemon code. It never touches a
+    deployment: it ignores the configuration, keys, Redis and database of the environment
+    unless --use-env.
 
     \b
     Example:
@@ -299,13 +310,14 @@ def demo(count: int, solvers: int, mediation: bool) -> None:
     if mediation:
         from serbero.demo_mediation import run_mediation_demo
 
-        sys.exit(asyncio.run(run_mediation_demo(run_all_in_one, echo=click.echo)))
+        sys.exit(asyncio.run(run_mediation_demo(run_all_in_one, echo=click.echo,
+                                                  use_env=use_env, verbose=verbose)))
     from serbero.demo import run_demo
 
     if not 1 <= count <= 50 or not 1 <= solvers <= 10:
         raise click.UsageError("use 1 to 50 disputes and 1 to 10 solvers")
     sys.exit(asyncio.run(run_demo(run_all_in_one, disputes=count, solver_count=solvers,
-                                  echo=click.echo)))
+                                  echo=click.echo, use_env=use_env, verbose=verbose)))
 
 
 @cli.group()

@@ -220,6 +220,8 @@ class Timeouts:
     renotification_backoff_factor: float = field(default=1.0, metadata=_check(_at_least_one))
     #: How far before the saved cursor the listener resumes, to absorb clock skew.
     resume_overlap_seconds: int = field(default=60, metadata=_check(_not_negative))
+    #: On a fresh database, how far back the listener reads disputes still open on the relays.
+    cold_start_lookback_seconds: int = field(default=30 * 86400, metadata=_check(_not_negative))
 
 
 def _language(value: str) -> str | None:
@@ -479,6 +481,15 @@ def load_service(environ: Mapping[str, str] | None = None) -> ServiceSettings:
     if problems:
         raise ConfigError(problems)
     return ServiceSettings(log_level=level, **fields)
+
+
+def environment_services(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment's Redis and database settings (SERBERO_REDIS_URL,
+    SERBERO_REDIS_NAMESPACE, SERBERO_DB_URL) and nothing else: what `serbero demo --use-env`
+    runs on, with no configuration file and no key of the deployment."""
+    env = os.environ if environ is None else environ
+    names = ("SERBERO_REDIS_URL", "SERBERO_REDIS_NAMESPACE", "SERBERO_DB_URL")
+    return {name: value for name in names if (value := _env(env, name)) is not None}
 
 
 def _log_level(level: str, problems: list[str]) -> str:

@@ -1,5 +1,11 @@
 """Listener-side duplicate filters: the same event from several relays, or replayed after a
-reconnect or a restart, is handed to the queue once. The inbox table stays the backstop."""
+reconnect or a restart, is handed to the queue once. The inbox table stays the real dedup.
+
+An event is marked only after its enqueue succeeded (issue 10, defect 8): a process killed
+between the two leaves no mark, so a replay hands the event over again and the inbox drops the
+second job. Marking first could leave a mark with no job, and the event would be skipped for
+good by every later replay.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,9 @@ SEEN_TTL_S = 7 * 86400
 
 
 class SeenFilter(Protocol):
-    def first_time(self, event_id: str) -> bool: ...
-    def forget(self, event_id: str) -> None: ...
+    def seen(self, event_id: str) -> bool: ...
+    def mark(self, event_id: str) -> None: ...
+    def ping(self) -> None: ...
 
 
 class LocalSeen:
@@ -24,27 +31,32 @@ class LocalSeen:
         self.capacity = capacity
         self._ids: OrderedDict[str, None] = OrderedDict()
 
-    def first_time(self, event_id: str) -> bool:
-        if event_id in self._ids:
-            return False
+    def seen(self, event_id: str) -> bool:
+        return event_id in self._ids
+
+    def mark(self, event_id: str) -> None:
         self._ids[event_id] = None
         if len(self._ids) > self.capacity:
             self._ids.popitem(last=False)
-        return True
 
-    def forget(self, event_id: str) -> None:
-        self._ids.pop(event_id, None)
+    def ping(self) -> None:
+        """Nothing to reach."""
 
 
 class RedisSeen:
-    """Shared by every listener of a deployment: the first SET NX of an event id wins."""
+    """Shared by every listener of a deployment. Two listeners racing on one event may both
+    enqueue it; the inbox makes that one effect."""
 
     def __init__(self, client, namespace: str) -> None:
         self.client = client
         self.prefix = f"{namespace}:seen:"
 
-    def first_time(self, event_id: str) -> bool:
-        return bool(self.client.set(self.prefix + event_id, 1, nx=True, ex=SEEN_TTL_S))
+    def seen(self, event_id: str) -> bool:
+        return bool(self.client.exists(self.prefix + event_id))
 
-    def forget(self, event_id: str) -> None:
-        self.client.delete(self.prefix + event_id)
+    def mark(self, event_id: str) -> None:
+        self.client.set(self.prefix + event_id, 1, ex=SEEN_TTL_S)
+
+    def ping(self) -> None:
+        """Raise unless Redis answers."""
+        self.client.ping()

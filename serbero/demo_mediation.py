@@ -16,8 +16,9 @@ from pathlib import Path
 
 from nostr_sdk import Keys
 
-from serbero import config, logs
+from serbero import config
 from serbero.config import Settings
+from serbero.demo import Place, daemon_log, place, said_log
 from serbero.reasoning import bundle as bundle_files
 from serbero.simulators.model import Answer, Asked, ScriptedModel, classification, summary
 from serbero.simulators.mostro_node import MostroNode
@@ -70,11 +71,10 @@ def _prompts(tmp: Path) -> dict[str, str]:
             for _, key in bundle_files.FIELDS}
 
 
-def demo_settings(tmp: Path, relay_url: str, *, serbero: Keys, mostro: str,
+def demo_settings(tmp: Path, where: Place, relay_url: str, *, serbero: Keys, mostro: str,
                   solvers: list[SolverInbox], model: ScriptedModel) -> Settings:
     doc = {
-        "serbero": {"private_key": serbero.secret_key().to_hex(),
-                    "db_path": str(tmp / "demo.db"), "log_level": "error"},
+        "serbero": {"private_key": serbero.secret_key().to_hex(), "log_level": "info"},
         "mostro": {"pubkey": mostro},
         "relays": [{"url": relay_url}],
         "solvers": [{"pubkey": s.keys.public_key().to_bech32(),
@@ -88,9 +88,8 @@ def demo_settings(tmp: Path, relay_url: str, *, serbero: Keys, mostro: str,
         "prompts": _prompts(tmp),
         "escalation": {"enabled": True, "dispatch_interval_seconds": 2},
     }
-    service = config.load_service()  # the demo uses the Redis of the environment, if any
-    return config.from_mapping(doc, {KEY_ENV: "demo-key"}).replace(
-        redis_url=service.redis_url, redis_namespace=service.redis_namespace)
+    settings = config.from_mapping(doc, {KEY_ENV: "demo-key", "SERBERO_DB_URL": where.db_url})
+    return settings.replace(redis_url=where.redis_url, redis_namespace=where.namespace)
 
 
 class Narrator:
@@ -155,9 +154,17 @@ async def _talk(node: MostroNode, responder: MostroResponder, url: str, say: Nar
     return parties
 
 
-async def run_mediation_demo(daemon: Daemon, *, echo: Callable[[str], None] = print) -> int:
-    """Run both disputes; return 0 when each ended as it should, 1 otherwise."""
-    logs.setup("error")
+async def run_mediation_demo(daemon: Daemon, *, echo: Callable[[str], None] = print,
+                             use_env: bool = False, verbose: bool = False,
+                             log_path: Path | None = None) -> int:
+    """Run both disputes; return 0 when each ended as it should, 1 otherwise. Like the main
+    demo it never touches a deployment unless `use_env` (see `serbero.demo`)."""
+    with daemon_log(verbose=verbose, log_path=log_path) as log_said:
+        return await _run(daemon, echo, use_env=use_env, log_said=log_said)
+
+
+async def _run(daemon: Daemon, echo: Callable[[str], None], *, use_env: bool,
+               log_said: str) -> int:
     say = Narrator(echo)
     relay, url = await start_relay()
     model = ScriptedModel(script)
@@ -167,11 +174,13 @@ async def run_mediation_demo(daemon: Daemon, *, echo: Callable[[str], None] = pr
     responder = MostroResponder(node, serbero=serbero.public_key().to_hex())
     stop = asyncio.Event()
     parties: list[SimulatedParty] = []
-    with tempfile.TemporaryDirectory(prefix="serbero-demo-") as tmp:
-        settings = demo_settings(Path(tmp), url, serbero=serbero, mostro=node.pubkey,
+    with tempfile.TemporaryDirectory(prefix="serbero-demo-") as tmp, \
+            place(Path(tmp), use_env=use_env) as where:
+        settings = demo_settings(Path(tmp), where, url, serbero=serbero, mostro=node.pubkey,
                                  solvers=inboxes, model=model)
         echo(f"relay {url}; Mostro node {node.pubkey[:12]}… announcing Serbero's key "
-             f"{settings.serbero_pubkey[:12]}…; a scripted model at {model.api_base}")
+             f"{settings.serbero_pubkey[:12]}…; a scripted model at {model.api_base}; "
+             f"{where.said}\n{said_log(log_said)}")
         for inbox in inboxes:
             await inbox.connect([url])
         await node.connect([url])

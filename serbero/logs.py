@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from types import TracebackType
+from typing import TextIO
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
@@ -81,9 +82,10 @@ def parse_level_spec(spec: str) -> tuple[int, dict[str, int]]:
     return root, per_logger
 
 
-def setup(spec: str = "info", fmt: str = "logfmt") -> None:
-    """Send every log record to the process's stderr as `fmt` (logfmt or json), replacing
-    earlier handlers; an exception nothing caught becomes one error record too.
+def setup(spec: str = "info", fmt: str = "logfmt", stream: TextIO | None = None) -> None:
+    """Send every log record to the process's stderr (or `stream`, e.g. the demo's log file)
+    as `fmt` (logfmt or json), replacing earlier handlers; an exception nothing caught becomes
+    one error record too.
 
     The original stderr, not `sys.stderr`: dramatiq points a worker's `sys.stderr` at a pipe
     to its parent process, which costs both processes CPU per line; a line written straight to
@@ -93,7 +95,7 @@ def setup(spec: str = "info", fmt: str = "logfmt") -> None:
         root_level, per_logger = parse_level_spec(spec)
     except ValueError:
         root_level, per_logger = logging.INFO, {}
-    handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
+    handler = logging.StreamHandler(stream or sys.__stderr__ or sys.stderr)
     handler.setFormatter(FORMATTERS.get(fmt, LogfmtFormatter)())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -41,12 +41,20 @@ class RedisClaims:
         return bool(self.client.set(key, self.owner, nx=True, ex=max(3 * period_s, 10)))
 
 
+def _log_failure(name: str, exc: Exception) -> None:
+    log.error("tick_failed", exc_info=exc, extra={"job": name})
+
+
 class Ticker:
     def __init__(self, periods: dict[str, int], *, claim: Claim,
-                 fire: Callable[[str, int], None]) -> None:
+                 fire: Callable[[str, int], None],
+                 on_error: Callable[[str, Exception], None] = _log_failure) -> None:
         self.periods = dict(periods)
         self.claim = claim
         self.fire = fire
+        #: Told of a job that could not be claimed or fired (a Redis outage is one line, not
+        #: one per job and period: the listener passes its outage tracker).
+        self.on_error = on_error
         self._last: dict[str, int] = {}
 
     def tick_once(self, now: float) -> list[str]:
@@ -61,7 +69,7 @@ class Ticker:
                 if self.claim(name, bucket, period):
                     self.fire(name, bucket)
                     fired.append(name)
-            except Exception:  # a Redis blip must not stop the ticker; the next bucket retries
-                log.exception("tick_failed", extra={"job": name, "bucket": bucket})
+            except Exception as exc:  # a Redis blip must not stop the ticker; the next turn retries
+                self.on_error(name, exc)
                 self._last.pop(name, None)
         return fired

@@ -333,10 +333,15 @@ class PrivateRedis:
     """A redis-server of the test's own on a free port, which the test may stop."""
 
     def __init__(self, server: str) -> None:
+        self.server = server
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = subprocess.Popen([server, "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no"],
+        self.start()
+
+    def start(self) -> None:
+        """Start (or start again, on the same port, empty) the server."""
+        self.proc = subprocess.Popen([self.server, "--port", str(self.port), "--bind",
+                                      "127.0.0.1", "--save", "", "--appendonly", "no"],
                                      stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 5
         while not _answers("127.0.0.1", self.port):

@@ -17,10 +17,7 @@ from serbero.errors import ConfigError
 from serbero.ops.http import WSGIApp, guarded
 from workers import wiring
 from workers._vendor.dramatiq_dashboard import DashboardApp
-from workers.broker import HEARTBEAT_TIMEOUT_MS
 
-#: A broker silent longer than this is presumed dead by dramatiq, so not counted alive (s).
-ALIVE_WITHIN_S = HEARTBEAT_TIMEOUT_MS / 1000
 REALM = "serbero dashboard"
 
 log = logging.getLogger(__name__)

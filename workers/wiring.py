@@ -28,6 +28,7 @@ from serbero.mediation.subscriptions import TARGET as INGEST_CHAT_EVENT
 from serbero.runtime import Runtime
 from serbero.ticker import LocalClaims, RedisClaims, Ticker
 from workers import broker as brokers
+from workers.liveness import WorkerLiveness, install_log_filter
 
 #: Threads of the in-process worker of `serbero run`.
 EMBEDDED_THREADS = 8
@@ -42,23 +43,31 @@ EVENT_TARGETS = (INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT, INGEST_CHAT_EVENT)
 #: A periodic job's queue → the actor that runs it there (ticks.JOBS names each job's queue).
 TICK_ACTORS = {ticks.TICKS: "run_tick", ticks.MEDIATION: "run_mediation_tick"}
 #: Modules of this package that declare no actors; every other one is imported by `install`.
-NOT_ACTOR_MODULES = frozenset({"broker", "dashboard", "wiring"})
+NOT_ACTOR_MODULES = frozenset({"broker", "dashboard", "liveness", "process", "wiring"})
 
 _lock = threading.Lock()
 _broker: dramatiq.Broker | None = None
 _settings: Settings | None = None
 _runtime: Runtime | None = None
+#: A runtime was installed by the composition root (`serbero run`, the demo, a test), which
+#: also set up logging; a worker process that opens its own sets logging up at boot.
+_installed = False
+#: The worker heartbeat and Redis-outage middleware of this process's broker.
+_liveness = WorkerLiveness()
 
 
 class OpenRuntimeAtBoot(dramatiq.Middleware):
-    """Middleware that prepares a worker process when it boots: logging as configured, the
-    database, and the relay connections, so the first job does not pay for connecting."""
+    """Middleware that prepares a worker process when it boots: logging as configured (unless
+    the process did, as `serbero run` does), the database, and the relay connections, so the
+    first job does not pay for connecting."""
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         from serbero import logs
 
         rt = runtime()
-        logs.setup(rt.settings.log_level, rt.settings.log_format)
+        if not _installed:
+            logs.setup(rt.settings.log_level, rt.settings.log_format)
+        install_log_filter(_liveness)
         rt.relay.start()
 
 
@@ -70,6 +79,7 @@ def install(settings: ServiceSettings) -> dramatiq.Broker:
         if _broker is None:
             _broker = brokers.build(settings)
             _broker.add_middleware(OpenRuntimeAtBoot())
+            _broker.add_middleware(_liveness)
             dramatiq.set_broker(_broker)
         installed = _broker
     declare_all_actors()
@@ -97,9 +107,9 @@ def declare_all_actors() -> None:
 
 
 def install_runtime(rt: Runtime | None) -> None:
-    global _runtime  # noqa: PLW0603 - one runtime per process, by design
+    global _runtime, _installed  # one runtime per process, by design
     with _lock:
-        _runtime = rt
+        _runtime, _installed = rt, rt is not None
 
 
 def runtime() -> Runtime:
@@ -149,7 +159,7 @@ def fire_tick(name: str, bucket: int) -> None:
     broker().get_actor(TICK_ACTORS[ticks.queue(name)]).send(name, bucket)
 
 
-def build_listener(settings: Settings) -> tuple[Listener, Ticker]:
+def build_listener(settings: Settings, command: str = "listen") -> tuple[Listener, Ticker]:
     """The listener and ticker of this deployment, enqueueing through the installed broker:
     shared Redis de-duplication and tick claims, or local ones for the embedded broker."""
     install(settings)
@@ -159,14 +169,16 @@ def build_listener(settings: Settings) -> tuple[Listener, Ticker]:
         client = broker().client
         seen = RedisSeen(client, settings.redis_namespace)
         claim = RedisClaims(client, settings.redis_namespace, f"listener-{uuid.uuid4()}")
-    listener = Listener(settings, targets=targets(), seen=seen)
-    return listener, Ticker(ticks.periods(settings), claim=claim, fire=fire_tick)
+    listener = Listener(settings, targets=targets(), seen=seen, command=command)
+    return listener, Ticker(ticks.periods(settings), claim=claim, fire=fire_tick,
+                            on_error=listener.tick_failed)
 
 
 def start_worker(threads: int = EMBEDDED_THREADS) -> dramatiq.Worker:
-    """An in-process worker on every queue; `process_boot` must be emitted by hand, or time
-    limits are silently not enforced."""
+    """The in-process worker of `serbero run`, on every queue; `process_boot` must be emitted by
+    hand, or time limits are silently not enforced."""
     jobs = broker()
+    _liveness.command = "run"
     jobs.emit_after("process_boot")
     worker = dramatiq.Worker(jobs, worker_threads=threads, worker_timeout=brokers.POLL_CAP_MS)
     worker.start()
@@ -181,7 +193,7 @@ async def run_all_in_one(settings: Settings, stop: asyncio.Event, *,
     rt = Runtime.open(settings)
     install_runtime(rt)
     worker = start_worker(threads)
-    listener, ticker = build_listener(settings)
+    listener, ticker = build_listener(settings, "run")
     try:
         await serve(listener, stop, ticker=ticker)
     finally:

@@ -20,8 +20,6 @@ from serbero.ops.http import Endpoint, bind, guarded, require_token_off_loopback
 
 DEFAULT_DASHBOARD_PORT = 8089
 DEFAULT_METRICS_PORT = 9464
-#: Without Redis there are no broker heartbeats; any value will do for the empty figures.
-EMBEDDED_ALIVE_WITHIN_S = 30.0
 
 
 def _host_option(fn: Any) -> Any:
@@ -47,11 +45,13 @@ def _serve(endpoint: Endpoint, what: str, url: str) -> None:
 
 
 def _queues(settings: config.Settings) -> tuple[list[str], float]:
-    """The deployment's queue names and the heartbeat age under which a broker is alive."""
+    """The deployment's queue names and the heartbeat age under which a process is alive."""
+    from serbero.liveness import ALIVE_WITHIN_S
+
     if not settings.redis_url:
-        return [], EMBEDDED_ALIVE_WITHIN_S
+        return [], ALIVE_WITHIN_S
     from workers import wiring
-    from workers.dashboard import ALIVE_WITHIN_S, deployment_queues
+    from workers.dashboard import deployment_queues
 
     wiring.install(settings)
     return deployment_queues(), ALIVE_WITHIN_S
@@ -96,8 +96,10 @@ def dashboard(host: str, port: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @domain_errors
 def status(config_path: Path | None, as_json: bool) -> None:
-    """Print at a glance: listener heartbeat and relays, workers alive, queue depths and dead
-    letters, disputes by state, the oldest unattended dispute and pending handoffs.
+    """Print at a glance: listeners and each relay's state, worker processes consuming, queue
+    depths and dead letters, disputes by state, the oldest unattended dispute and pending
+    handoffs. Listeners and workers are read from their heartbeats in the database, so this
+    works in every mode, `serbero run` and a Redis that is down included.
 
     \b
     Example:

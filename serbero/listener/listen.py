@@ -1,11 +1,19 @@
 """The relay listener: holds its subscriptions on every relay (the deployment's, plus those
-workers want for a while), checks each event, and hands it to its target's queue once; it also
-drives the ticker and saves its resume cursor.
+workers want for a while), checks each event, and hands it to its target's queue once, and
+keeps its resume cursor (`service.py` runs it, with the ticker, until it is told to stop).
 
 It writes nothing but the cursor and its heartbeat (and, at start-up, the node's info event it
-reads, so takes use what the node announces now). It never stops because relays are down:
-nostr-sdk reconnects in the background and re-sends the subscriptions, and a periodic fetch
-catches anything a burst or a reconnect made the notification stream drop.
+reads, so takes use what the node announces now). It never stops because a relay or Redis is
+down, and it never loses an event on the way:
+
+* an event that cannot be handed over (Redis down) holds the cursor back, and is read again
+  from the relays as soon as Redis answers (`redis_back`), not at the next periodic catch-up;
+* a relay that comes back (or reconnects) is read again at once from where it left off;
+* every catch-up pages backwards until it reaches the cursor (`catchup.py`), so more events
+  than a relay's page holds are still all read; and every five minutes a periodic catch-up
+  catches anything a burst or a reconnect made the notification stream drop;
+* an error in one event is logged and the next event is handled: the consumer never ends
+  before the listener stops.
 """
 
 from __future__ import annotations
@@ -13,12 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
-from nostr_sdk import Client, ReqTarget
+from nostr_sdk import Client, Event, Filter, ReqTarget
 
 from serbero import clock, rejections
 from serbero.config import Settings
@@ -26,23 +33,20 @@ from serbero.cursor import ResumeCursor
 from serbero.dedup import SeenFilter
 from serbero.errors import EventRejected
 from serbero.listener import heartbeat
+from serbero.listener.catchup import CatchUp
+from serbero.listener.relay_watch import RelayWatch
 from serbero.listener.subscriptions import DISPUTES, Subscription, deployment
 from serbero.listener.wanted import WantedSubscriptions
-from serbero.nostr.relays import open_client
-from serbero.ticker import Ticker
+from serbero.nostr.relays import connections, open_client_reporting, reachability
+from serbero.outage import Outage, is_connection_error
 
 log = logging.getLogger(__name__)
 
 CURSOR_NAME = "disputes"
-#: Seconds between saves of the resume cursor.
-CURSOR_FLUSH_EVERY_S = 5
-#: Seconds between fetches that re-read recent events in case the stream dropped some.
-RECONCILE_EVERY_S = 300
-RECONCILE_TIMEOUT_S = 10
-#: Seconds between reads of the wanted subscriptions.
-WANTED_EVERY_S = 2
-#: How often the service loop wakes up to run the ticker.
-LOOP_INTERVAL_S = 0.5
+#: How long a one-page re-read of a subscription that does not resume may take.
+REFETCH_TIMEOUT_S = 10
+#: Seconds before reading again from a notification stream that raised.
+STREAM_RETRY_S = 0.5
 
 Targets = Mapping[str, Callable[[str], None]]
 
@@ -50,35 +54,57 @@ Targets = Mapping[str, Callable[[str], None]]
 class Listener:
     def __init__(self, settings: Settings, *, targets: Targets, seen: SeenFilter,
                  cursor: ResumeCursor | None = None,
-                 subscriptions: Sequence[Subscription] | None = None) -> None:
+                 subscriptions: Sequence[Subscription] | None = None,
+                 command: str = "listen") -> None:
         self.settings = settings
+        #: The command running it (`listen`, `run`), as its heartbeat tells.
+        self.command = command
         self.targets = targets
         self.seen = seen
-        self.cursor = cursor or ResumeCursor(CURSOR_NAME,
-                                             overlap_s=settings.timeouts.resume_overlap_seconds)
+        timeouts = settings.timeouts
+        self.cursor = cursor or ResumeCursor(CURSOR_NAME, overlap_s=timeouts.resume_overlap_seconds,
+                                             lookback_s=timeouts.cold_start_lookback_seconds)
         every = deployment(settings) if subscriptions is None else subscriptions
         #: The subscriptions held from start to stop: those whose target this process has.
         self.subscriptions = {s.name: s for s in every if s.target in targets}
         self.wanted = WantedSubscriptions(self)
+        self.relays = RelayWatch()
+        self.catch_up = CatchUp(self)
+        #: The queue's store (Redis): while it is down, events are not handed over but held.
+        self.redis = Outage("redis", log)
+        #: The database, for what the listener writes (cursor, heartbeat).
+        self.database = Outage("database", log)
         self.client: Client | None = None
         self._consumer: asyncio.Task[None] | None = None
-        self._background: list[asyncio.Task[object]] = []
+        self._background: set[asyncio.Task[object]] = set()
         self.last_event_at: float | None = None
 
     async def start(self) -> None:
         saved = self.cursor.load()
-        since = self.cursor.since(clock.now())
-        log.info("listener_starting", extra={"relays": len(self.settings.relays), "since": since,
-                                             "resumed": saved is not None})
-        self.client = await open_client(self.settings.relays)
+        now = clock.now()
+        base = self.cursor.start(now)
+        log.info("listener_starting", extra={
+            "relays": len(self.settings.relays), "since": max(0, base - self.cursor.overlap_s),
+            "resumed": saved is not None})
+        self.client, errors = await open_client_reporting(self.settings.relays)
+        self.relays.started(await connections(self.client), errors)
         stream = self.client.notifications()  # taken before subscribing, or events are lost
+        live_since = max(0, now - self.cursor.overlap_s)  # what came before: the catch-up's
         for sub in self.subscriptions.values():
-            out = await self.client.subscribe(ReqTarget.auto(sub.filters(since)), id=sub.name)
-            log.info("subscribed", extra={"subscription": sub.name, "ok": len(out.success),
-                                          "failed": len(out.failed)})
+            out = await self.client.subscribe(ReqTarget.auto(sub.filters(live_since)),
+                                              id=sub.name)
+            log.info("subscribed", extra={
+                "subscription": sub.name, "relays": " ".join(sorted(map(str, out.success)))
+                or "none", "waiting_for": " ".join(sorted(map(str, out.failed))) or "none"})
             if sub.at_start is not None:
-                self._background.append(asyncio.create_task(self._at_start(sub)))
+                self._spawn(self._at_start(sub))
         self._consumer = asyncio.create_task(self._consume(stream))
+        self.catch_up.request(self.relays.states, base, "start")
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _at_start(self, sub: Subscription) -> None:
         assert self.client is not None and sub.at_start is not None
@@ -88,14 +114,28 @@ class Listener:
             log.exception("subscription_start_check_failed", extra={"subscription": sub.name})
 
     async def _consume(self, stream) -> None:
-        while (notification := await stream.next()) is not None:
-            if notification.is_new_event():
-                name = notification.subscription_id
+        """Hand over each new event until the client shuts down; an error in one event is
+        logged and never ends the loop (issue 10, defect 7)."""
+        while True:
+            try:
+                notification = await stream.next()
+            except Exception:
+                log.exception("notification_stream_failed")
+                await asyncio.sleep(STREAM_RETRY_S)
+                continue
+            if notification is None:
+                return
+            if not notification.is_new_event():
+                continue
+            name = notification.subscription_id
+            try:
                 raw = notification.event.as_json()
                 if name in self.subscriptions:
                     self.handle(raw, name)
                 else:
                     self.wanted.handle(name, raw)
+            except Exception:
+                log.exception("event_not_handled", extra={"subscription": name})
 
     def handle(self, raw: str, subscription: str = DISPUTES) -> str:
         """Check one event of a subscription and hand it to its target once; return what
@@ -108,7 +148,7 @@ class Listener:
             return self.rejected(rejected, sub.rejected_as, sub.counter_prefix)
         if sub.resumes and checked.created_at is not None:
             # Tracked before enqueueing: if the queue fails, the cursor still holds this event
-            # back and the next reconcile hands it over again.
+            # back and the next catch-up hands it over again.
             self.cursor.track(checked.event_id, checked.created_at, now)
         outcome = self.hand_over(checked.event_id, raw, self.targets[sub.target])
         if outcome == "enqueued" and sub.received_as is not None:
@@ -116,87 +156,123 @@ class Listener:
             log.info(sub.received_as, extra=checked.facts or {})
         return outcome
 
+    def handle_fetched(self, event: Event, subscription: str) -> str:
+        return self.handle(event.as_json(), subscription)
+
     def hand_over(self, event_id: str, raw: str, enqueue: Callable[[str], None]) -> str:
-        if not self.seen.first_time(event_id):
-            return "duplicate"
+        """Hand an event to `enqueue` unless it was before: `enqueued`, `duplicate`,
+        `deferred` (Redis is down: it is read again once Redis is back) or `enqueue_failed`.
+        Marked seen only after the enqueue worked (issue 10, defect 8)."""
+        if self.redis.down:
+            return "deferred"
         try:
+            if self.seen.seen(event_id):
+                return "duplicate"
             enqueue(raw)
-        except Exception:
-            self.seen.forget(event_id)
+            self.seen.mark(event_id)
+        except Exception as exc:
+            if is_connection_error(exc):
+                self.redis.failed(exc)
+                return "deferred"
             log.exception("enqueue_failed", extra={"event_id": event_id})
             return "enqueue_failed"
         return "enqueued"
+
+    def tick_failed(self, job: str, exc: Exception) -> None:
+        """The ticker's errors: a Redis outage joins the outage's lines, anything else is
+        logged with its traceback."""
+        if is_connection_error(exc):
+            self.redis.failed(exc)
+        else:
+            log.error("tick_failed", exc_info=exc, extra={"job": job})
 
     def rejected(self, rejected: EventRejected, event: str, prefix: str = "") -> str:
         rejections.count(self.settings, prefix + rejected.reason)
         log.warning(event, extra={"reason": rejected.reason, "detail": rejected.detail[:120]})
         return f"rejected:{rejected.reason}"
 
-    async def reconcile(self) -> int:
-        """Re-read recent events of the resuming subscriptions; return how many were new to
-        the queue."""
+    def resuming_filters(self, since: int) -> list[tuple[str, list[Filter]]]:
+        return [(s.name, s.filters(since)) for s in self.subscriptions.values() if s.resumes]
+
+    async def watch_relays(self) -> None:
+        """Note relay changes; read a relay that came back at once, hold the cursor for one
+        that went down, and say why it is down."""
         assert self.client is not None
-        since = self.cursor.since(clock.now())
-        found = 0
-        for sub in self.subscriptions.values():
-            if not sub.resumes:
-                continue
-            events = await self.client.fetch_events(
-                ReqTarget.auto(sub.filters(since)), timeout=timedelta(seconds=RECONCILE_TIMEOUT_S))
-            found += sum(self.handle(e.as_json(), sub.name) == "enqueued" for e in events)
-        return found
+        back, down = self.relays.observe(await connections(self.client))
+        now = clock.now()
+        for url in down:
+            self.cursor.hold(CatchUp.hold_name(url), now, now)
+            self._spawn(self._explain(url))
+        if back:
+            self.catch_up.request(back, None, "relay_back")
+
+    async def _explain(self, url: str) -> None:
+        self.relays.explain(url, await reachability(url))
+
+    async def watch_redis(self) -> bool:
+        """While Redis is down, probe it; once it answers, read everything again from the
+        cursor (and the subscriptions that do not resume, once). True when it came back."""
+        if not self.redis.down:
+            return False
+        try:
+            await asyncio.to_thread(self.seen.ping)
+        except Exception as exc:
+            self.redis.failed(exc)
+            return False
+        self.redis.ok()
+        self.reconcile("redis_back")
+        self._spawn(self._refetch_live_only())
+        return True
+
+    def reconcile(self, reason: str = "periodic") -> None:
+        """Read every relay back to the cursor's low-water mark."""
+        self.catch_up.request(self.relays.states, None, reason)
+
+    async def _refetch_live_only(self) -> None:
+        """One page of each subscription that does not resume (the node's replies, wanted
+        subscriptions): what arrived while Redis was down, as far as the relays still hold."""
+        assert self.client is not None
+        now = clock.now()
+        try:
+            for sub in self.subscriptions.values():
+                if not sub.resumes:
+                    for event in await self._fetch(sub.filters(now)):
+                        self.handle_fetched(event, sub.name)
+            for sid, (_, filters) in list(self.wanted.held.items()):
+                for event in await self._fetch(filters):
+                    self.wanted.handle(sid, event.as_json())
+        except Exception:
+            log.exception("refetch_failed")
+
+    async def _fetch(self, filters: list[Filter]) -> list[Event]:
+        assert self.client is not None
+        return await self.client.fetch_events(ReqTarget.auto(filters),
+                                              timeout=timedelta(seconds=REFETCH_TIMEOUT_S))
+
+    def save_cursor(self) -> None:
+        """Save the cursor's low-water mark; a database that does not answer is an outage
+        (logged once), and the next save tries again."""
+        try:
+            self.cursor.flush(clock.now())
+        except Exception as exc:
+            self.database.failed(exc)
+        else:
+            self.database.ok()
 
     async def stop(self) -> None:
-        """Stop handing events to the queue, save the cursor, close the connections."""
+        """Stop handing events to the queue, save the cursor, close the connections; whatever
+        went wrong before, the cursor is saved."""
+        await self.catch_up.cancel()
         for task in (self._consumer, *self._background):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self.cursor.flush(clock.now())
+                    try:
+                        await task
+                    except Exception:
+                        log.exception("listener_task_failed")
+        self.save_cursor()
         await heartbeat.forget(self)
         if self.client is not None:
             await self.client.shutdown()
         log.info("listener_stopped", extra={"cursor": self.cursor.saved})
-
-
-async def serve(listener: Listener, stop: asyncio.Event, *, ticker: Ticker | None = None) -> None:
-    """Run the listener (and the ticker) until `stop` is set; always stop cleanly."""
-    await listener.start()
-    last_flush = last_reconcile = time.monotonic()
-    last_wanted = last_flush - WANTED_EVERY_S  # read the wanted subscriptions at once
-    try:
-        while not stop.is_set():
-            if ticker is not None:
-                ticker.tick_once(time.time())
-            await heartbeat.beat(listener)
-            if time.monotonic() - last_wanted >= WANTED_EVERY_S:
-                await listener.wanted.refresh()
-                last_wanted = time.monotonic()
-            if time.monotonic() - last_flush >= CURSOR_FLUSH_EVERY_S:
-                listener.cursor.flush(clock.now())
-                last_flush = time.monotonic()
-            if time.monotonic() - last_reconcile >= RECONCILE_EVERY_S:
-                try:
-                    found = await listener.reconcile()
-                    if found:
-                        log.warning("reconcile_found_missed_events", extra={"count": found})
-                except Exception:
-                    log.exception("reconcile_failed")
-                last_reconcile = time.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), LOOP_INTERVAL_S)
-    finally:
-        await listener.stop()
-
-
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM set `stop`; the service then drains and exits."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, _signalled, stop, sig)
-
-
-def _signalled(stop: asyncio.Event, sig: signal.Signals) -> None:
-    log.info("shutdown signal received, stopping", extra={"signal": sig.name})
-    stop.set()

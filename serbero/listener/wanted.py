@@ -43,8 +43,8 @@ class WantedSubscriptions:
             return [], []
         try:
             want = {PREFIX + name: row for name, row in wanted(clock.now()).items()}
-        except Exception:
-            log.exception("wanted_subscriptions_unreadable")
+        except Exception as exc:
+            self.listener.database.failed(exc)  # one line per outage, not one per read
             return [], []
         removed = [sid for sid, (row, _) in self.held.items() if want.get(sid) != row]
         added = [sid for sid, row in want.items()

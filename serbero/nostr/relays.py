@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from nostr_sdk import (
     Client,
@@ -36,6 +38,8 @@ NOTIFICATION_CHANNEL_SIZE = 65_536
 RECONNECT_INTERVAL_S = 5
 #: How long `connect` waits for the first connections before going on in the background.
 CONNECT_WAIT_S = 3
+#: How long a reachability probe of a relay that is down waits for a TCP connection.
+PROBE_TIMEOUT_S = 3
 #: How long a relay may take to answer OK to an event.
 OK_TIMEOUT_S = 10
 #: Relay refusals (NIP-01 OK prefixes) that no retry of the same event can overcome.
@@ -60,17 +64,51 @@ def parse_relay_url(url: str) -> RelayUrl:
 
 async def open_client(relays: Iterable[str], *, connect_wait_s: float = CONNECT_WAIT_S) -> Client:
     """A client connected (or reconnecting in the background) to every relay."""
+    client, _ = await open_client_reporting(relays, connect_wait_s=connect_wait_s)
+    return client
+
+
+async def open_client_reporting(relays: Iterable[str], *, connect_wait_s: float = CONNECT_WAIT_S
+                                ) -> tuple[Client, dict[str, str]]:
+    """Like `open_client`, and also why each relay that could not be reached at once was not
+    (relay URL → error); nostr-sdk keeps retrying those in the background."""
     client = ClientBuilder().notification_channel_size(NOTIFICATION_CHANNEL_SIZE).build()
     options = RelayOptions().retry_interval(timedelta(seconds=RECONNECT_INTERVAL_S))
     for url in relays:
         await client.add_relay(parse_relay_url(url), opts=options.adjust_retry_interval(False))
-    await client.connect(timedelta(seconds=connect_wait_s))
-    return client
+    first = await client.try_connect(timedelta(seconds=connect_wait_s))  # says why, not retrying
+    await client.connect(timedelta(seconds=0))  # retries every relay not connected yet
+    return client, {str(url): str(error) for url, error in first.failed.items()}
 
 
 async def connected_relays(client: Client) -> list[RelayUrl]:
     return [url for url, relay in (await client.relays()).items()
             if relay.status() == RelayStatus.CONNECTED]
+
+
+async def connections(client: Client) -> dict[str, int | None]:
+    """Relay URL → when its current connection opened (Unix seconds), or None while it is not
+    connected: a relay that reconnected in between shows another time."""
+    return {str(url): (relay.stats().connected_at().as_secs()
+                       if relay.status() == RelayStatus.CONNECTED else None)
+            for url, relay in (await client.relays()).items()}
+
+
+async def reachability(url: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> str:
+    """Why a relay is not connected, as far as a TCP connection to it can tell (nostr-sdk does
+    not say why its reconnects fail)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port),
+                                           timeout_s)
+    except TimeoutError:
+        return f"no answer from {parts.hostname}:{port} within {timeout_s:g}s"
+    except OSError as exc:  # errno's text: "Connection refused", not asyncio's wording
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror
+        return f"{reason or exc} ({parts.hostname}:{port})"
+    writer.close()
+    return f"{parts.hostname}:{port} accepts connections, but the relay did not answer"
 
 
 async def publish(client: Client, event: Event, *, ok_timeout_s: float = OK_TIMEOUT_S,

@@ -25,12 +25,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from serbero.config import Settings
-from serbero.ops import figures, snapshot
+from serbero.ops import figures, heartbeat, snapshot
 from serbero.reasoning import metrics as reasoning_metrics
 
 log = logging.getLogger(__name__)
 
 QUEUE_STATES = ("ready", "in_flight", "delayed", "dead")
+_UP_DOC = ("1 when the daemon can notify: a listener and a worker process have fresh "
+           "heartbeats (in every mode, `serbero run` included).")
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -55,43 +57,59 @@ class SerberoCollector(Collector):
         except PeeweeException as exc:
             log.warning("metrics_database_unreadable", extra={"error": str(exc)})
             yield _gauge("serbero_database_up", "1 when the database answered this scrape.", 0)
-            yield from self._redis(snapshot.read_redis(self.settings, self.queue_names, now=now),
-                                   now)
+            yield _gauge("serbero_up", _UP_DOC, 0)
+            yield from self._redis(snapshot.read_redis(self.settings, self.queue_names, now=now))
         else:
             yield _gauge("serbero_database_up", "1 when the database answered this scrape.", 1)
-            yield from self._redis(snap.redis, now, snap.workers_alive)
+            yield from self._processes(snap.processes, now)
+            yield from self._redis(snap.redis)
             yield from self._database(snap, now)
         yield _gauge("serbero_scrape_duration_seconds", "Time this scrape took to compute.",
                      time.monotonic() - started)
 
-    def _redis(self, view: snapshot.RedisView | None, now: float,
-               workers_alive: int | None = None) -> Iterator[Metric]:
+    def _processes(self, p: heartbeat.Processes | None, now: float) -> Iterator[Metric]:
+        """From the process heartbeats in the database: the same in every mode."""
+        listeners = p.listeners if p is not None else ()
+        workers = p.workers if p is not None else ()
+        yield _gauge("serbero_up", _UP_DOC, int(bool(listeners) and bool(workers)))
+        yield _gauge("serbero_listeners_up", "Listeners (`serbero listen`, `serbero run`) whose "
+                     "heartbeat is fresh.", len(listeners))
+        yield _gauge("serbero_workers_alive", "Worker processes that consume (never producers) "
+                     "whose heartbeat is fresh.", len(workers))
+        threads = GaugeMetricFamily("serbero_worker_threads", "Threads of the alive worker "
+                                    "processes, by state.", labels=["state"])
+        total, busy = p.worker_threads if p is not None else (0, 0)
+        threads.add_metric(["busy"], busy)
+        threads.add_metric(["idle"], max(total - busy, 0))
+        yield threads
+        if not listeners:
+            return
+        freshest = listeners[0]
+        yield _gauge("serbero_listener_heartbeat_age_seconds",
+                     "Age of the freshest listener heartbeat.", max(now - freshest.at, 0))
+        relays = [r for r in freshest.details.get("relays", []) if isinstance(r, dict)]
+        yield _gauge("serbero_relays_connected", "Relays the freshest listener is connected to.",
+                     sum(bool(r.get("connected")) for r in relays))
+        configured = freshest.details.get("relays_configured")
+        yield _gauge("serbero_relays_configured", "Relays the listener is configured with.",
+                     configured if isinstance(configured, int) else len(relays))
+        per_relay = GaugeMetricFamily("serbero_relay_connected", "1 when the freshest listener "
+                                      "is connected to the relay.", labels=["relay"])
+        for r in relays:
+            per_relay.add_metric([str(r.get("url"))], int(bool(r.get("connected"))))
+        yield per_relay
+        if p is not None and p.last_event_seen_at is not None:
+            yield _gauge("serbero_last_dispute_event_seen_timestamp_seconds",
+                         "When a listener last handed a dispute event to the queue.",
+                         p.last_event_seen_at)
+
+    def _redis(self, view: snapshot.RedisView | None) -> Iterator[Metric]:
         if view is None:
             return  # embedded broker: nothing shared to read
         yield _gauge("serbero_redis_up", "1 when Redis answered this scrape.",
                      0 if view.error else 1)
         if view.error:
             return
-        yield _gauge("serbero_listeners_up", "Listeners whose heartbeat has not expired.",
-                     len(view.listeners))
-        if view.listeners:
-            freshest = view.listeners[0]
-            yield _gauge("serbero_listener_heartbeat_age_seconds",
-                         "Age of the freshest listener heartbeat.", max(now - freshest.at, 0))
-            yield _gauge("serbero_relays_connected",
-                         "Relays the freshest listener is connected to.",
-                         freshest.relays_connected)
-            yield _gauge("serbero_relays_configured", "Relays the listener is configured with.",
-                         freshest.relays_total)
-            seen = [b.last_event_at for b in view.listeners if b.last_event_at is not None]
-            if seen:
-                yield _gauge("serbero_last_dispute_event_seen_timestamp_seconds",
-                             "When a listener last handed a dispute event to the queue.",
-                             max(seen))
-        if workers_alive is None:
-            workers_alive = sum(b.age_s <= self.alive_within_s for b in view.brokers)
-        yield _gauge("serbero_workers_alive", "dramatiq brokers (workers, and producers that "
-                     "enqueued lately) seen within the heartbeat timeout.", workers_alive)
         depth = GaugeMetricFamily("serbero_queue_messages", "Messages per queue and state.",
                                   labels=["queue", "state"])
         for q in view.queues:

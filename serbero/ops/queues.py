@@ -1,9 +1,11 @@
-"""Queue depths, dead letters and broker heartbeats, read straight from dramatiq's Redis layout
+"""Queue depths and dead letters, read straight from dramatiq's Redis layout
 (dramatiq/brokers/redis/dispatch.lua) without importing dramatiq:
 
     <ns>:<q>            LIST  ids ready to run          <ns>:<q>.msgs     HASH ready + in flight
     <ns>:<q>.DQ.msgs    HASH  delayed (eta, back-off)   <ns>:<q>.XQ.msgs  HASH dead letters
-    <ns>:__heartbeats__ ZSET  broker id -> ms of its last command (workers and producers)
+
+(Workers are counted from their own heartbeats, `serbero.ops.heartbeat`: dramatiq's
+`<ns>:__heartbeats__` has every producer in it too.)
 """
 
 from __future__ import annotations
@@ -27,15 +29,6 @@ class QueueDepth:
     in_flight: int
     delayed: int
     dead: int
-
-
-@dataclass(frozen=True)
-class BrokerSeen:
-    """A dramatiq broker (a worker process, or a producer such as the listener) and how long
-    ago it last talked to Redis, in seconds."""
-
-    broker_id: str
-    age_s: float
 
 
 def discover(client: redis.Redis, namespace: str) -> set[str]:
@@ -69,12 +62,3 @@ def depths(client: redis.Redis, namespace: str, queues: list[str]) -> list[Queue
         out.append(QueueDepth(name=q, ready=ready, in_flight=max(total - ready, 0),
                               delayed=delayed, dead=dead))
     return out
-
-
-def brokers(client: redis.Redis, namespace: str, *, now_ms: int) -> list[BrokerSeen]:
-    """Every broker id in dramatiq's heartbeat set, most recently seen first. Stale ids of
-    processes long gone stay there until dramatiq's maintenance removes them."""
-    entries = client.zrange(f"{namespace}:__heartbeats__", 0, -1, withscores=True)
-    seen = [BrokerSeen(broker_id=b.decode(), age_s=max(now_ms - score, 0) / 1000)
-            for b, score in entries]
-    return sorted(seen, key=lambda s: s.age_s)

@@ -1,8 +1,10 @@
 """One reading of everything an operator watches, taken by `serbero status` and by every
 Prometheus scrape, so both always show the same numbers.
 
-The database part needs the models bound to the deployment's database; the Redis part is
-missing with the embedded broker, and carries the error instead when Redis does not answer.
+The database part (process heartbeats included, so listeners, relays and workers show in every
+mode) needs the models bound to the deployment's database; the Redis part (queues, rejected
+events) is missing with the embedded broker, and carries the error instead when Redis does not
+answer.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ import redis
 
 from serbero import redis_store
 from serbero.config import Settings, redact_url
+from serbero.liveness import ALIVE_WITHIN_S
 from serbero.mediation import queries as mediation_queries
 from serbero.ops import counters, figures, heartbeat, queues
 
 
 @dataclass(frozen=True)
 class RedisView:
-    """What Redis says: listener heartbeats, brokers seen, queues and rejected events."""
+    """What Redis says: queues and rejected events."""
 
     url: str  # with any password replaced
     error: str | None = None
-    listeners: tuple[heartbeat.Heartbeat, ...] = ()
-    brokers: tuple[queues.BrokerSeen, ...] = ()
     queues: tuple[queues.QueueDepth, ...] = ()
     rejections: dict[str, int] | None = None
 
@@ -35,8 +36,10 @@ class RedisView:
 class Snapshot:
     taken_at: float  # Unix seconds
     namespace: str
-    alive_within_s: float  # a broker seen this recently counts as alive
+    alive_within_s: float  # a process whose heartbeat is this recent counts as alive
     redis: RedisView | None  # None with the embedded broker
+    #: Listener and worker heartbeats, from the database (None before its migration).
+    processes: heartbeat.Processes | None
     disputes: dict[str, int]
     unattended: figures.Unattended | None
     last_event_applied_at: int | None
@@ -49,18 +52,13 @@ class Snapshot:
 
     @property
     def workers_alive(self) -> int | None:
-        """Brokers seen in the last `alive_within_s` (see queues.BrokerSeen), or None."""
-        if self.redis is None or self.redis.error:
-            return None
-        return sum(b.age_s <= self.alive_within_s for b in self.redis.brokers)
+        """Worker processes (consumers, never producers) whose heartbeat is fresh."""
+        return None if self.processes is None else len(self.processes.workers)
 
     @property
     def last_event_seen_at(self) -> float | None:
-        """When any live listener last handed a dispute event to the queue."""
-        if self.redis is None:
-            return None
-        seen = [b.last_event_at for b in self.redis.listeners if b.last_event_at is not None]
-        return max(seen, default=None)
+        """When any listener last handed a dispute event to the queue."""
+        return None if self.processes is None else self.processes.last_event_seen_at
 
 
 def read_redis(settings: Settings, queue_names: Iterable[str], *, now: float) -> RedisView | None:
@@ -72,18 +70,13 @@ def read_redis(settings: Settings, queue_names: Iterable[str], *, now: float) ->
     client = redis_store.client(settings.redis_url)
     try:
         names = sorted(set(queue_names) | queues.discover(client, ns))
-        return RedisView(
-            url=url,
-            listeners=tuple(heartbeat.read(client, ns)),
-            brokers=tuple(queues.brokers(client, ns, now_ms=int(now * 1000))),
-            queues=tuple(queues.depths(client, ns, names)),
-            rejections=counters.rejections(client, ns),
-        )
+        return RedisView(url=url, queues=tuple(queues.depths(client, ns, names)),
+                         rejections=counters.rejections(client, ns))
     except redis.RedisError as exc:
         return RedisView(url=url, error=f"{type(exc).__name__}: {exc}")
 
 
-def take(settings: Settings, queue_names: Iterable[str], *, alive_within_s: float,
+def take(settings: Settings, queue_names: Iterable[str], *, alive_within_s: float = ALIVE_WITHIN_S,
          now: float | None = None) -> Snapshot:
     """Read Redis and the database now. Database errors propagate; Redis errors are kept in
     the snapshot, since the database half is still worth showing."""
@@ -93,6 +86,7 @@ def take(settings: Settings, queue_names: Iterable[str], *, alive_within_s: floa
         namespace=settings.redis_namespace,
         alive_within_s=alive_within_s,
         redis=read_redis(settings, queue_names, now=now),
+        processes=heartbeat.processes(now, alive_within_s=alive_within_s),
         disputes=figures.disputes_by_state(),
         unattended=figures.oldest_unattended(),
         last_event_applied_at=figures.last_event_applied_at(),

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from serbero.listener.heartbeat import BEAT_TTL_S
+from serbero.ops.heartbeat import Beat
 from serbero.ops.snapshot import Snapshot
 
 LABEL_WIDTH = 14
@@ -40,6 +40,7 @@ def render(snap: Snapshot) -> list[str]:
     """The status as lines of text."""
     now = snap.taken_at
     lines = [f"Serbero status at {when(now)} (namespace {snap.namespace})", ""]
+    lines += _process_lines(snap)
     lines += _redis_lines(snap)
     applied = snap.last_event_applied_at
     seen = snap.last_event_seen_at
@@ -60,33 +61,69 @@ def render(snap: Snapshot) -> list[str]:
     return lines
 
 
+def _who(beat: Beat) -> str:
+    return f"`serbero {beat.command}` pid {beat.pid} on {beat.host}"
+
+
+def _process_lines(snap: Snapshot) -> list[str]:
+    """Listeners, their relays and the worker processes, from their heartbeats (every mode)."""
+    p, now = snap.processes, snap.taken_at
+    if p is None:
+        return [_line("listener", "unknown: no heartbeat table yet; run `serbero migrate`")]
+    lines = []
+    for i, b in enumerate(p.listeners):
+        state = "; catching up" if b.details.get("catching_up") else ""
+        lines.append(_line("listener" if i == 0 else "", (
+            f"up: {_who(b)}, heartbeat {ago(now - b.at)} ago, running for "
+            f"{ago(now - b.started_at)}; Redis {b.details.get('redis', 'unknown')}{state}")))
+    shown = p.freshest_listener
+    if shown is None:
+        last = p.last_listener
+        lines.append(_line("listener", "DOWN: " + (
+            "no listener has written a heartbeat to this database in the last day"
+            if last is None else
+            f"no heartbeat in the last {int(p.alive_within_s)}s; last {_who(last)}, "
+            f"{ago(now - last.at)} ago, "
+            + ("stopped cleanly" if last.stopped_at else "then silent (killed or crashed)"))))
+        shown = last
+    if shown is not None:
+        lines += _relay_lines(shown, now, live=shown.alive(now, p.alive_within_s))
+    threads, busy = p.worker_threads
+    if p.workers:
+        inside = " (inside `serbero run`)" if all(b.command == "run" for b in p.workers) else ""
+        lines.append(_line("workers", (
+            f"{len(p.workers)} process{'es' if len(p.workers) > 1 else ''} consuming{inside}, "
+            f"heartbeat {ago(now - p.workers[0].at)} ago (alive: within "
+            f"{int(p.alive_within_s)}s); {threads} threads, {busy} busy")))
+    else:
+        lines.append(_line("workers", f"NONE consuming: no worker heartbeat in the last "
+                                      f"{int(p.alive_within_s)}s; jobs wait in the queues"))
+    return lines
+
+
+def _relay_lines(beat: Beat, now: float, *, live: bool) -> list[str]:
+    relays = [r for r in beat.details.get("relays", []) if isinstance(r, dict)]
+    up = sum(bool(r.get("connected")) for r in relays)
+    lines = [_line("relays", f"{up}/{len(relays)} connected"
+                   + ("" if live else " when that listener was last seen"))]
+    width = max((len(str(r.get("url"))) for r in relays), default=0)
+    for r in relays:
+        since = r.get("since")
+        held = f" for {ago(now - since)}" if isinstance(since, int | float) else ""
+        state = (f"connected{held}" if r.get("connected")
+                 else f"NOT CONNECTED{held}: {r.get('error') or 'unknown'}")
+        lines.append(_indent(f"{r.get('url')!s:<{width}}  {state}"))
+    return lines
+
+
 def _redis_lines(snap: Snapshot) -> list[str]:
     r = snap.redis
     if r is None:
-        return [_line("listener", "heartbeat unavailable: the embedded broker (no "
-                                  "SERBERO_REDIS_URL) has no shared place to publish it"),
-                _line("workers", "unavailable: the embedded broker's workers live inside "
-                                 "`serbero run`"),
-                _line("queues", "unavailable: the embedded broker's queues live in memory"),
+        return [_line("queues", "unavailable: the embedded broker's queues live in memory "
+                                "inside `serbero run` (no SERBERO_REDIS_URL)"),
                 _line("rejected", "unavailable: counted across processes in Redis only")]
     if r.error:
         return [_line("redis", f"UNREACHABLE at {r.url}: {r.error}")]
-    now = snap.taken_at
-    lines = []
-    if not r.listeners:
-        lines.append(_line("listener", f"DOWN: no listener heartbeat in the last {BEAT_TTL_S}s"))
-    else:
-        best = r.listeners[0]
-        lines.append(_line("listener", f"up: {len(r.listeners)} running, heartbeat "
-                                       f"{ago(now - best.at)} ago, relays "
-                                       f"{best.relays_connected}/{best.relays_total} connected"))
-        if len(r.listeners) > 1:
-            lines += [_indent(f"{b.listener_id}  heartbeat {ago(now - b.at)} ago  relays "
-                              f"{b.relays_connected}/{b.relays_total}") for b in r.listeners]
-    alive = snap.workers_alive
-    lines.append(_line("workers", f"{alive} alive (dramatiq heartbeat within "
-                                  f"{int(snap.alive_within_s)}s; a producer that enqueued "
-                                  "lately counts too)"))
     header = ("QUEUE", "READY", "IN FLIGHT", "DELAYED", "DEAD")
     rows = [header] + [(q.name, str(q.ready), str(q.in_flight), str(q.delayed), str(q.dead))
                        for q in r.queues]
@@ -94,7 +131,7 @@ def _redis_lines(snap: Snapshot) -> list[str]:
     table = ["  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in
                                                     zip(row[1:], widths[1:], strict=True)])
              for row in rows]
-    lines.append(_line("queues", table[0]))
+    lines = [_line("queues", table[0])]
     lines += [_indent(t) for t in table[1:]]
     rejected = r.rejections or {}
     lines.append(_line("rejected", " · ".join(f"{k} {v}" for k, v in rejected.items())

@@ -42,6 +42,8 @@ class MostroNode:
         self._last_at: dict[str, int] = {}
         self._opened_at: dict[str, int] = {}
         self._initiator: dict[str, str] = {}
+        #: Each dispute's opening event, as published (to replay it).
+        self.opened: dict[str, Event] = {}
 
     @property
     def pubkey(self) -> str:
@@ -70,7 +72,7 @@ class MostroNode:
                            dispute_id: str | None = None) -> str:
         dispute_id = dispute_id or str(uuid.uuid4())
         self._initiator[dispute_id] = initiator
-        await self.send(self.revision(dispute_id, "initiated"))
+        self.opened[dispute_id] = await self.send(self.revision(dispute_id, "initiated"))
         return dispute_id
 
     async def take(self, dispute_id: str, solver: str | None = None) -> Event:

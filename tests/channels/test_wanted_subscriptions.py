@@ -7,7 +7,7 @@ from nostr_sdk import EventBuilder, Filter, Keys, Kind
 
 from serbero import clock
 from serbero.dedup import LocalSeen
-from serbero.listener import Listener, listen
+from serbero.listener import Listener, service
 from serbero.nostr.relays import open_client, publish
 from serbero.wanted_subscriptions import drop, want
 from tests.integration.test_pipeline import Serving, wait_until
@@ -15,7 +15,7 @@ from tests.integration.test_pipeline import Serving, wait_until
 
 def test_the_listener_holds_a_subscription_only_while_a_worker_wants_it(
         nostr_loop, relay, db, make_settings, monkeypatch, caplog):
-    monkeypatch.setattr(listen, "WANTED_EVERY_S", 0.1)
+    monkeypatch.setattr(service, "WANTED_EVERY_S", 0.1)
     handed: list[str] = []
     listener = Listener(make_settings(relays=[relay]), targets={"collect": handed.append},
                         seen=LocalSeen(), subscriptions=[])

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from serbero import clock
+from serbero import clock, liveness
 from serbero.cli import cli
 from serbero.config import Secret
 from serbero.db.models import audit
@@ -56,6 +56,7 @@ def seeded(db, broker, mostro, make_settings, clean_ops_keys, nostr_loop):
     assert listener.handle(mostro.revision("c1d2e3f4-0000-4000-8000-000000000002",
                                            "initiated").as_json()) == "enqueued"
     assert nostr_loop.run(heartbeat.beat(listener), 5)
+    liveness.Beater(liveness.WORKER, "worker").beat({"threads": 8, "busy": 2})
     return settings, listener
 
 
@@ -76,7 +77,10 @@ def test_the_endpoint_exposes_the_seeded_figures(seeded, tmp_path, server_proces
     assert value(found, "serbero_queue_messages", queue="events", state="ready") == 2
     assert value(found, "serbero_queue_messages", queue="notify", state="dead") == 1
     assert value(found, "serbero_queue_messages", queue="ticks", state="ready") == 0
-    assert value(found, "serbero_workers_alive") >= 1
+    assert value(found, "serbero_up") == 1
+    assert value(found, "serbero_workers_alive") == 1  # the worker, not the listener
+    assert value(found, "serbero_worker_threads", state="busy") == 2
+    assert value(found, "serbero_worker_threads", state="idle") == 6
     assert value(found, "serbero_listeners_up") == 1
     assert value(found, "serbero_relays_configured") == 1
     assert value(found, "serbero_last_dispute_event_seen_timestamp_seconds") == \

@@ -11,17 +11,16 @@ import pytest
 from click.testing import CliRunner
 from nostr_sdk import Keys
 
-from serbero import clock
+from serbero import clock, liveness
 from serbero.cli import cli
 from serbero.db.connection import database
 from serbero.db.models import audit
 from serbero.dedup import LocalSeen
 from serbero.disputes import ingest
-from serbero.listener import Listener, heartbeat, serve
+from serbero.listener import Listener, serve
 from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
-from serbero.ops.heartbeat import read as read_heartbeats
+from serbero.ops.heartbeat import processes
 from serbero.simulators.mostro_node import MostroNode
-from tests.conftest import NAMESPACE
 from tests.ops.conftest import dead_letter, expected_queues, seed_dispute, write_config
 from workers import actors
 
@@ -68,11 +67,9 @@ def wait_until(predicate, timeout=15.0):
 def test_status_shows_the_deployment_at_a_glance(nostr_loop, relay, mostro, make_settings, db,
                                                  broker, redis_client, clean_ops_keys, tmp_path,
                                                  monkeypatch):
-    monkeypatch.setattr(heartbeat, "BEAT_EVERY_S", 0.1)  # beat often, so the test is quick
+    monkeypatch.setattr(liveness, "BEAT_EVERY_S", 0.1)  # beat often, so the test is quick
     now = clock.now()
     seed_disputes(now)
-    # brokers of earlier tests (worker processes) must not count as this test's workers
-    redis_client.delete(f"{NAMESPACE}:__heartbeats__")
     # Given a listener running on a live relay and one that is down, which has seen an event
     settings = make_settings(relays=[relay, "ws://127.0.0.1:9"], mostro=mostro.pubkey)
     handed: list[str] = []
@@ -92,22 +89,25 @@ def test_status_shows_the_deployment_at_a_glance(nostr_loop, relay, mostro, make
         actors.ingest_dispute_event.send("{}")
         actors.run_tick.send_with_options(args=("renotify", 1), delay=600_000)
         dead_letter(broker, actors.publish_outbox_row.message(7))
-        wait_until(lambda: [b for b in read_heartbeats(redis_client, settings.redis_namespace)
-                            if b.last_event_at is not None])
+        wait_until(lambda: processes(time.time()).last_event_seen_at is not None)
         # When the operator asks for the status
-        result = CliRunner().invoke(cli, ["status", "-c", str(write_config(
-            tmp_path / "status.toml", settings))])
+        config = write_config(tmp_path / "status.toml", settings)
+        result = CliRunner().invoke(cli, ["status", "-c", str(config)])
     finally:
         serving.stop()
-    # A stopped listener takes its heartbeat with it
-    assert read_heartbeats(redis_client, settings.redis_namespace) == []
     # Then one line per concern tells the story
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert re.search(r"^listener\s+up: 1 running, heartbeat \d+s ago, relays 1/2 connected$",
+    assert re.search(r"^listener\s+up: `serbero listen` pid \d+ on \S+, heartbeat \d+s ago, "
+                     r"running for \d+s; Redis up$", out, re.M), out
+    assert re.search(r"^relays\s+1/2 connected$", out, re.M), out
+    assert re.search(rf"^\s+{re.escape(relay)}\s+connected for \d+s$", out, re.M), out
+    assert re.search(r"^\s+ws://127.0.0.1:9\s+NOT CONNECTED for \d+s: Connection refused",
                      out, re.M), out
     assert re.search(r"^last event\s+seen by a listener \d+s ago, applied: never$", out, re.M)
-    assert re.search(r"^workers\s+1 alive ", out, re.M)
+    # the listener enqueued jobs, but it is no worker (issue 10, operator item 8)
+    assert re.search(r"^workers\s+NONE consuming: no worker heartbeat in the last 20s", out,
+                     re.M), out
     assert re.search(r"^queues\s+QUEUE\s+READY\s+IN FLIGHT\s+DELAYED\s+DEAD$", out, re.M)
     assert queue_row(out, "events") == [2, 0, 0, 0]
     assert queue_row(out, "ticks") == [0, 0, 1, 0]
@@ -120,6 +120,11 @@ def test_status_shows_the_deployment_at_a_glance(nostr_loop, relay, mostro, make
                      r"detected 2h00m ago at ", out, re.M)
     assert re.search(r"^rejected\s+malformed_json 1 · wrong_author 1$", out, re.M)
     assert re.search(r"^handoffs\s+", out, re.M)
+    # A listener that stopped says so at once
+    out = CliRunner().invoke(cli, ["status", "-c", str(config)]).stdout
+    assert re.search(r"^listener\s+DOWN: no heartbeat in the last 20s; last `serbero listen` "
+                     r"pid \d+ on \S+, \d+s ago, stopped cleanly$", out, re.M), out
+    assert re.search(r"^relays\s+1/2 connected when that listener was last seen$", out, re.M)
 
 
 def test_status_with_the_embedded_broker_says_what_it_cannot_see(db, config_file):
@@ -128,8 +133,8 @@ def test_status_with_the_embedded_broker_says_what_it_cannot_see(db, config_file
                                                                    str(config_file)])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert re.search(r"^listener\s+heartbeat unavailable: the embedded broker \(no "
-                     r"SERBERO_REDIS_URL\)", out, re.M)
+    assert re.search(r"^listener\s+DOWN: no listener has written a heartbeat to this database",
+                     out, re.M), out
     assert re.search(r"^queues\s+unavailable: the embedded broker's queues live in memory",
                      out, re.M)
     assert re.search(r"^disputes\s+new 1 · notified 2 ", out, re.M)
@@ -148,7 +153,7 @@ def test_status_as_json_carries_the_same_figures(db, config_file, broker, clean_
     assert data["unattended"]["count"] == 3
     notify = [q for q in data["redis"]["queues"] if q["name"] == "notify"]
     assert notify == [{"name": "notify", "ready": 1, "in_flight": 0, "delayed": 0, "dead": 0}]
-    assert data["redis"]["listeners"] == []
+    assert data["processes"]["listeners"] == [] and data["workers_alive"] == 0
 
 
 def test_status_when_redis_does_not_answer_still_shows_the_database(db, config_file):

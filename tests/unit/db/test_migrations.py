@@ -86,7 +86,8 @@ def test_a_database_of_main_before_the_channels_merge_upgrades_with_its_rows(bla
     from serbero.reasoning.models import ProviderHealth
 
     every = available()
-    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] in (1, 2, 3, 5)])
+    monkeypatch.setattr(migrations, "available",
+                        lambda: [m for m in every if m[0] in (1, 2, 3, 5)])
     assert migrate(blank_db) == [1, 2, 3, 5]
     p = blank_db.param
     blank_db.execute_sql(
@@ -114,7 +115,7 @@ def test_a_database_of_issue_11_before_the_reasoning_merge_gains_the_reasoning_t
     from serbero.db import migrations
 
     every = available()
-    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] < 5])
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] <= 4])
     assert migrate(blank_db) == [1, 2, 3, 4]
     monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] <= 5])
     assert migrate(blank_db) == [5]
