@@ -56,7 +56,7 @@ def seed(count: int, *, now: int, seed_value: int = 9) -> list[str]:
             assigned = SOLVERS[rnd.randrange(2)] if stage > 0.25 else SERBERO
             state, status = "taken", "in-progress"
             trail.append(("notified", "taken", detected + take_s, uuid.uuid4().hex * 2))
-            if detected + resolve_s < now and stage > 0.35:
+            if detected + resolve_s < now and (stage > 0.35 or stage < 0.2):
                 state, status = "resolved", rnd.choice(["settled", "seller-refunded",
                                                         "released"])
                 trail.append(("taken", "resolved", detected + resolve_s,

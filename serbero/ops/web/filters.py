@@ -105,8 +105,9 @@ def yes_no(name: str) -> Callable[[str], bool]:
 def exists_in(model: Any) -> Callable[[Query, bool, int], Query]:
     """Narrow to disputes that have (True) or lack (False) a row in `model`."""
     def apply(query: Query, wanted: bool, now: int) -> Query:
-        found = model.select(model.dispute_id).where(model.dispute_id == Dispute.dispute_id)
-        return query.where(found.exists() if wanted else ~found.exists())
+        having = model.select(model.dispute_id)  # NOT NULL in both tables: NOT IN is safe
+        return query.where(Dispute.dispute_id.in_(having) if wanted
+                           else Dispute.dispute_id.not_in(having))
     return apply
 
 
