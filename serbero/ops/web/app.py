@@ -34,7 +34,8 @@ MAX_BODY_BYTES = 16 * 1024
 MAX_FIELDS = 20
 #: Seconds between the pages' refreshes.
 REFRESH_S = 15
-STATIC = {"web.css": "text/css; charset=utf-8", "refresh.js": "text/javascript; charset=utf-8"}
+STATIC = {"web.css": "text/css; charset=utf-8", "refresh.js": "text/javascript; charset=utf-8",
+          "favicon.svg": "image/svg+xml"}
 #: Every page: only this origin's own scripts, styles and forms.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -80,7 +81,7 @@ class WebView:
             ("POST", re.compile(r"/disputes/(?P<dispute_id>[^/]{1,200})/escalate"),
              self.escalate),
             ("POST", re.compile(r"/outbox/(?P<row_id>[0-9]{1,18})/requeue"), self.requeue),
-            ("GET", re.compile(r"/static/(?P<name>[a-z]+\.(?:css|js))"), self.static),
+            ("GET", re.compile(r"/static/(?P<name>[a-z]+\.(?:css|js|svg))"), self.static),
         ]
 
     # ------------------------------------------------------------------ WSGI
@@ -97,7 +98,9 @@ class WebView:
                                                 "side; the log has the details.")
         start_response(f"{status} {REASONS.get(status, '')}", [
             *headers, ("Content-Length", str(len(body))),
-            ("Content-Security-Policy", CSP)])
+            ("Content-Security-Policy", CSP),
+            # not the endpoint's no-referrer: with it browsers post forms with `Origin: null`
+            ("Referrer-Policy", "same-origin")])
         return [body]
 
     def _dispatch(self, environ: dict[str, Any]) -> tuple[int, list, bytes]:

@@ -32,8 +32,12 @@ def token_for(environ: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def same_origin(environ: dict[str, Any]) -> bool:
-    """False when the browser says the request comes from another origin (or hides it:
-    `null`); a client that sends no Origin still needs the cookie's token."""
+    """False when the browser says the request comes from another origin (Sec-Fetch-Site, else
+    Origin), or hides where it comes from (`Origin: null`); a client that says nothing still
+    needs the cookie's token."""
+    site = environ.get("HTTP_SEC_FETCH_SITE")
+    if site is not None:
+        return site == "same-origin"
     origin = environ.get("HTTP_ORIGIN")
     if origin is None:
         return True

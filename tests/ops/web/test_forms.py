@@ -63,7 +63,7 @@ def test_the_escalate_form_escalates_by_hand_once(open_dispute, web_url):
 
 
 @pytest.mark.parametrize("forgery", ["no cookie", "no field", "other token", "bad shape",
-                                     "other site", "null origin"])
+                                     "other site", "null origin", "cross-site fetch"])
 def test_a_form_without_the_pages_csrf_token_changes_nothing(open_dispute, web_url, forgery):
     _, cookie, token = open_page(web_url, open_dispute)
     fields, headers = {"csrf": token}, {"Cookie": cookie}
@@ -77,8 +77,10 @@ def test_a_form_without_the_pages_csrf_token_changes_nothing(open_dispute, web_u
         headers, fields = {"Cookie": "serbero_csrf=x"}, {"csrf": "x"}
     elif forgery == "other site":
         headers["Origin"] = "https://evil.example"
-    else:
+    elif forgery == "null origin":
         headers["Origin"] = "null"
+    else:
+        headers.update({"Sec-Fetch-Site": "cross-site", "Origin": web_url})
     refused = http(f"{web_url}/web/disputes/{open_dispute}/escalate", token=TOKEN,
                    data=urlencode(fields).encode(), headers=headers)
     assert refused.status == 403
