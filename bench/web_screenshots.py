@@ -10,8 +10,9 @@ import shutil
 
 from playwright.sync_api import sync_playwright
 
+from bench import web_seed
 from bench.web_workspace import ROOT, TOKEN, workspace
-from serbero.db.models import Dispute
+from serbero.db.models import Notification, Outbox
 from serbero.mediation.models import MediationSession
 
 DOCS = ROOT / "docs"
@@ -26,11 +27,18 @@ def _chromium() -> str:
 
 
 def _story(ids: list[str]) -> str:
-    """A dispute with the longest story: mediated, summarised, resolved."""
-    mediated = {s.dispute_id for s in MediationSession.select(MediationSession.dispute_id)}
-    resolved = [d.dispute_id for d in Dispute.select(Dispute.dispute_id)
-                .where(Dispute.lifecycle_state == "resolved")]
-    return next(i for i in ids if i in mediated and i in resolved)
+    """A dispute with a long story still open: Serbero mediating it, one notice that gave up
+    (so its Requeue button shows)."""
+    mediated = {s.dispute_id for s in MediationSession.select(MediationSession.dispute_id)
+                .where(MediationSession.state == "awaiting_response")}
+    story = next(i for i in ids if i in mediated)
+    (Outbox.update(status="failed", attempts=9, sent_at=None, sent_at_ms=None,
+                   last_error="gave up after 9 attempts: no relay accepted it")
+     .where((Outbox.dispute == story) & (Outbox.recipient == web_seed.SOLVERS[2])).execute())
+    (Notification.update(status="failed", error_message="gave up after 9 attempts")
+     .where((Notification.dispute == story)
+            & (Notification.solver_pubkey == web_seed.SOLVERS[2])).execute())
+    return story
 
 
 def main() -> None:
@@ -44,6 +52,9 @@ def main() -> None:
         page.goto(f"{ws.url}/web/?age=lt7d")
         page.screenshot(path=str(DOCS / "web-list.png"))
         page.goto(f"{ws.url}/web/disputes/{story}")
+        page.fill("#escalate input[name=note]", "buyer sent the bank reference")
+        page.click("#escalate button[type=submit]")
+        page.wait_for_url("**done=escalated")
         page.screenshot(path=str(DOCS / "web-dispute.png"), full_page=True)
         page.goto(f"{ws.url}/web/charts?window=30d")
         page.screenshot(path=str(DOCS / "web-charts.png"), full_page=True)

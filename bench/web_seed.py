@@ -11,6 +11,8 @@ import json
 import random
 import uuid
 
+from nostr_sdk import Keys
+
 from serbero.db.connection import database
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, Transition
 from serbero.escalation.models import EscalationHandoff
@@ -18,7 +20,8 @@ from serbero.mediation.models import MediationMessage, MediationSession, Mediati
 
 #: A fixed set of keys: three solvers (the first two with write permission) and Serbero.
 SOLVERS = ("a1" * 32, "b2" * 32, "c3" * 32)
-SERBERO = "5e" * 32
+SERBERO_SECRET = "11" * 32
+SERBERO = Keys.parse(SERBERO_SECRET).public_key().to_hex()
 MOSTRO = "40" * 32
 DAY_S = 86_400
 BATCH = 500

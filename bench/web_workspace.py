@@ -50,7 +50,7 @@ def _config(directory: Path) -> Path:
     solvers = "".join(f'[[solvers]]\npubkey = "{pk}"\npermission = "{perm}"\n' for pk, perm in
                       zip(web_seed.SOLVERS, ("write", "write", "read"), strict=True))
     path = directory / "config.toml"
-    path.write_text(f'[serbero]\nprivate_key = "{"11" * 32}"\n'
+    path.write_text(f'[serbero]\nprivate_key = "{web_seed.SERBERO_SECRET}"\n'
                     f'db_path = "{directory / "serbero.db"}"\n'
                     f'[mostro]\npubkey = "{web_seed.MOSTRO}"\n'
                     f'[[relays]]\nurl = "ws://127.0.0.1:9"\n{solvers}')

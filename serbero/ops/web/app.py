@@ -175,7 +175,8 @@ class WebView:
         token, cookie = csrf.token_for(environ)
         body = self.env.get_template(template).render(
             csrf_field=csrf.FIELD, csrf_token=token, queues_url=self.queues_url,
-            refresh_s=REFRESH_S, **context).encode()
+            refresh_s=REFRESH_S, serbero_pubkey=self.settings.serbero_pubkey,
+            **context).encode()
         headers = [("Content-Type", "text/html; charset=utf-8")]
         if cookie:
             headers.append(("Set-Cookie", cookie))
