@@ -14,7 +14,10 @@ import pytest
 
 from tests.conftest import need
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+try:
+    from playwright import sync_api as playwright_api
+except ImportError:  # pragma: no cover - the test extra installs it
+    playwright_api = None
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +31,7 @@ def _chromium() -> str | None:
 def dashboard():
     from bench.web_workspace import workspace
 
+    need(playwright_api is not None, "the playwright package (pip install -e '.[test]')")
     need(_chromium() is not None, "Chromium (apt-get install -y chromium)")
     with workspace(120) as ws:
         yield ws

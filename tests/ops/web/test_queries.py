@@ -101,7 +101,7 @@ def call(web_settings, db):
     return request
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(["/web/", "/web/charts", "/web/disputes/x",
                              "/web/disputes/x/escalate", "/web/outbox/1/requeue"]),
