@@ -197,6 +197,13 @@ class Bench:
             harness.children_of(self.workers.pid)) >= self.opts.workers, 30)
         if not ok:
             raise RuntimeError(f"worker processes did not start; see {self.workers.log_path}")
+        # Publish nothing before the listener's dispute subscription is live: an event sent
+        # while it subscribes can be missed until the next re-fetch, failing the warm-up.
+        log = self.listener.log_path
+        ok = await asyncio.to_thread(harness.wait_until, lambda: "subscription=serbero-disputes"
+                                     in log.read_text(errors="replace"), 30)
+        if not ok:
+            raise RuntimeError(f"the listener did not subscribe; see {log}")
         print(f"relay {self.url}, listener pid {self.listener.pid}, worker master pid "
               f"{self.workers.pid} ({self.opts.workers}x{self.opts.threads}), "
               f"Redis namespace {self.ws.namespace}, workspace {self.ws.root}", flush=True)

@@ -235,7 +235,7 @@ def listen(config_path: Path | None) -> None:
 
 @cli.command()
 @config_option
-@click.option("--processes", "-p", default=2, show_default=True, help="Worker processes.")
+@click.option("--processes", "-p", default=1, show_default=True, help="Worker processes.")
 @click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
 @click.option("--queues", "-Q", multiple=True, help="Only these queues (repeat the option).")
 def worker(config_path: Path | None, processes: int, threads: int, queues: tuple[str, ...]) -> None:
