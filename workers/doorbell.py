@@ -28,7 +28,7 @@ import redis
 log = logging.getLogger(__name__)
 
 #: Seconds the subscriber waits for a ring before it looks at its stop flag again.
-LISTEN_TIMEOUT_S = 5.0
+LISTEN_TIMEOUT_S = 1.0
 #: Seconds before the subscriber re-subscribes after losing Redis.
 RESUBSCRIBE_AFTER_S = 1.0
 
@@ -79,7 +79,17 @@ class Doorbell:
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None:
+            with contextlib.suppress(redis.RedisError):
+                self.client.publish(self.channel, "")  # ends the subscriber's wait: no queue
             thread.join(LISTEN_TIMEOUT_S + 1)
+
+    def _woken(self, data: object) -> None:
+        """A ring from Redis: wake the named queue's consumer if this process has one (a name
+        nobody here consumes, or garbage, creates nothing)."""
+        name = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+        event = self._events.get(name)
+        if event is not None:
+            event.set()
 
     def _listen(self) -> None:
         while not self._stop.is_set():
@@ -92,7 +102,7 @@ class Doorbell:
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
                     if message is not None and message.get("type") == "message":
-                        self.wake(message["data"].decode(errors="replace"))
+                        self._woken(message["data"])
             except (redis.RedisError, OSError, ValueError) as exc:
                 log.debug("doorbell_listen_failed", extra={"error": str(exc)[:200]})
                 self._stop.wait(RESUBSCRIBE_AFTER_S)
