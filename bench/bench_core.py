@@ -790,14 +790,16 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "limit, replay, listener memory. Quick run: --disputes 100.")
     p.add_argument("--disputes", "-k", type=int, default=1000, help="K: disputes per phase")
     p.add_argument("--solvers", "-s", type=int, default=3, help="S: solvers (inboxes)")
-    p.add_argument("--workers", "-w", type=int, default=2, help="W: worker processes")
+    p.add_argument("--workers", "-w", type=int, default=1,
+                   help="W: worker processes (the CLI's default)")
     p.add_argument("--threads", "-t", type=int, default=8, help="threads per worker process")
     p.add_argument("--rate-ms", type=float, default=100, help="latency phase: ms between disputes")
     p.add_argument("--latency-disputes", type=int, default=None,
                    help="disputes in the latency phase (default: K)")
     p.add_argument("--warmup", type=int, default=20, help="warm-up disputes (not measured)")
     p.add_argument("--lib-senders", type=int, default=None,
-                   help="library-limit sender processes (default: W, as many as the workers)")
+                   help="library-limit sender processes (default: W, at least 2: one sender "
+                   "process reads the limit lower)")
     p.add_argument("--lib-rounds", type=int, default=2,
                    help="library-limit rounds: one before and the rest after the burst")
     p.add_argument("--timeout", type=float, default=None,
@@ -830,7 +832,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         disputes=a.disputes, solvers=a.solvers, workers=a.workers, threads=a.threads,
         dispatch_interval=a.dispatch_interval, notice_format=a.notice_format,
         rate_ms=a.rate_ms, latency_disputes=a.latency_disputes or a.disputes,
-        warmup=max(1, a.warmup), lib_senders=a.lib_senders or a.workers,
+        warmup=max(1, a.warmup), lib_senders=a.lib_senders or max(2, a.workers),
         lib_rounds=max(1, a.lib_rounds),
         timeout_s=a.timeout or 30 + a.disputes * a.solvers / 50, db_url=a.db_url,
         redis_url=a.redis_url, skip_latency=a.skip_latency, skip_burst=a.skip_burst,
