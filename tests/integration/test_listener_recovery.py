@@ -3,7 +3,6 @@ the way: Redis down (issue 10, defect 7), a kill between two steps (defect 8), m
 a relay page holds, a crash right after start, a relay that comes back (issue 8, item 2)."""
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -17,9 +16,10 @@ from serbero.dedup import LocalSeen, RedisSeen
 from serbero.listener import Listener
 from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
 from serbero.nostr.relays import connected_relays
+from serbero.simulators.link import CuttableLink
 from serbero.simulators.mostro_node import MostroNode, dispute_event
 from serbero.simulators.relay import start_relay
-from tests.conftest import NAMESPACE, _free_port
+from tests.conftest import NAMESPACE
 from tests.integration.test_pipeline import Serving, wait_until
 
 
@@ -200,40 +200,6 @@ def test_a_listener_killed_right_after_start_resumes_from_where_it_started(nostr
     finally:
         listener._consumer.cancel()
         nostr_loop.run(listener.client.shutdown(), 10)
-
-
-class CuttableLink:
-    """A TCP link from the listener to a relay that the test cuts (every connection dropped,
-    none accepted) and restores on the same port: the network fails, the relay goes on."""
-
-    def __init__(self, relay_url):
-        self.target = int(relay_url.rsplit(":", 1)[1])
-        self.port = _free_port()
-        self.url = f"ws://127.0.0.1:{self.port}"
-        self.server = None
-        self.writers = set()
-
-    async def open(self):
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        return self
-
-    async def cut(self):
-        for writer in list(self.writers):
-            writer.close()
-        self.server.close()
-        await self.server.wait_closed()
-
-    async def _serve(self, reader, writer):
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        self.writers |= {writer, up_writer}
-
-        async def pipe(source, sink):
-            with contextlib.suppress(OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
 def test_a_relay_that_comes_back_is_read_again_at_once(nostr_loop, paged_relay, node, db,
