@@ -22,6 +22,7 @@ class SeenFilter(Protocol):
     def seen(self, event_id: str) -> bool: ...
     def mark(self, event_id: str) -> None: ...
     def ping(self) -> None: ...
+    def forgot(self) -> bool: ...
 
 
 class LocalSeen:
@@ -42,6 +43,10 @@ class LocalSeen:
     def ping(self) -> None:
         """Nothing to reach."""
 
+    def forgot(self) -> bool:
+        """Its memory goes only with its process."""
+        return False
+
 
 class RedisSeen:
     """Shared by every listener of a deployment. Two listeners racing on one event may both
@@ -50,6 +55,8 @@ class RedisSeen:
     def __init__(self, client, namespace: str) -> None:
         self.client = client
         self.prefix = f"{namespace}:seen:"
+        self.marker = f"{namespace}:seen-marker"
+        self._marked = False
 
     def seen(self, event_id: str) -> bool:
         return bool(self.client.exists(self.prefix + event_id))
@@ -60,3 +67,11 @@ class RedisSeen:
     def ping(self) -> None:
         """Raise unless Redis answers."""
         self.client.ping()
+
+    def forgot(self) -> bool:
+        """Whether Redis lost what it held since the last call (a FLUSHALL, a restart
+        without persistence that no call saw fail): the marker this filter keeps there is
+        gone, and with it the queued jobs. The first call only sets the marker."""
+        created = bool(self.client.set(self.marker, 1, nx=True))
+        first, self._marked = not self._marked, True
+        return created and not first

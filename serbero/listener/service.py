@@ -24,7 +24,8 @@ CURSOR_FLUSH_EVERY_S = 5
 RECONCILE_EVERY_S = 300
 #: Seconds between reads of the wanted subscriptions.
 WANTED_EVERY_S = 2
-#: Seconds between probes of a Redis that is down.
+#: Seconds between probes of Redis: is it back (while down), does it still hold its data (while
+#: up)?
 REDIS_PROBE_EVERY_S = 1.0
 #: How often the loop wakes up to run the ticker and watch the relays.
 LOOP_INTERVAL_S = 0.5
@@ -34,14 +35,15 @@ async def serve(listener: Listener, stop: asyncio.Event, *, ticker: Ticker | Non
     """Run the listener (and the ticker) until `stop` is set; always stop cleanly. No step of
     the loop can end it: each is logged and tried again at its next turn."""
     await listener.start()
-    last_flush = last_reconcile = last_probe = time.monotonic()
+    last_flush = last_reconcile = time.monotonic()
+    last_probe = 0.0  # at once: the first probe marks Redis, so a flush from then on shows
     last_wanted = last_flush - WANTED_EVERY_S  # read the wanted subscriptions at once
     try:
         while not stop.is_set():
             started = time.monotonic()
             with _step("relay_watch_failed"):
                 await listener.watch_relays()
-            if listener.redis.down and started - last_probe >= REDIS_PROBE_EVERY_S:
+            if started - last_probe >= REDIS_PROBE_EVERY_S:
                 last_probe = started
                 with _step("redis_probe_failed"):
                     await listener.watch_redis()
