@@ -152,6 +152,8 @@ class Deployment:
         self.wall_offset = time.time() - time.perf_counter()
         #: Set while a fault has a process down on purpose.
         self.expect_dead: set[str] = set()
+        #: Disputes some solver never heard of.
+        self.lost_ids: list[str] = []
 
     # ------------------------------------------------------------ set-up and tear-down
 
@@ -345,6 +347,8 @@ class Deployment:
         from serbero.db.models import Outbox
 
         s = self.opts.solvers
+        self.lost_ids = [d for d in ids if any(not self.tally.wraps.get((i, d))
+                                               for i in range(s))]
         per_solver = [sum(1 for d in ids if self.tally.wraps.get((i, d))) for i in range(s)]
         duplicates = sum(len(w) - 1 for (_, d), w in self.tally.wraps.items()
                          if d in set(ids) and len(w) > 1)
@@ -522,7 +526,11 @@ async def run_scenario(key: str, opts: Options,
         await dep.warm_up()
         result = await dep.burst()
         result["fault"] = fault_length(key, opts.durations)
-        result["logs"] = str(dep.ws.root) if opts.keep else None
+        dep.ws.keep = opts.keep or not passed(result)  # a failure keeps its logs
+        result["logs"] = str(dep.ws.root) if dep.ws.keep else None
+        if not passed(result):
+            result["lost_ids"] = dep.lost_ids[:20]
+            log(f"   logs kept in {dep.ws.root}")
         return result
     except BaseException:
         if dep.ws is not None:

@@ -71,7 +71,17 @@ class RedisSeen:
     def forgot(self) -> bool:
         """Whether Redis lost what it held since the last call (a FLUSHALL, a restart
         without persistence that no call saw fail): the marker this filter keeps there is
-        gone, and with it the queued jobs. The first call only sets the marker."""
+        gone, and with it the queued jobs. The first call only sets the marker.
+
+        The marks written since the loss are dropped too: one may belong to an event whose
+        job was enqueued just before the loss (enqueue, flush, mark), and would make the
+        re-read skip it. Call it from the thread that marks, never between an enqueue and its
+        mark."""
         created = bool(self.client.set(self.marker, 1, nx=True))
         first, self._marked = not self._marked, True
-        return created and not first
+        if not created or first:
+            return False
+        keys = list(self.client.scan_iter(self.prefix + "*", count=1000))
+        for i in range(0, len(keys), 1000):
+            self.client.delete(*keys[i:i + 1000])
+        return True

@@ -218,7 +218,8 @@ class Listener:
         try:
             if was_down:
                 await asyncio.to_thread(self.seen.ping)
-            forgot = await asyncio.to_thread(self.seen.forgot)
+            # In this (the loop's) thread, so it never falls between an enqueue and its mark.
+            forgot = self.seen.forgot()
         except Exception as exc:
             if was_down or is_connection_error(exc):
                 self.redis.failed(exc)

@@ -259,3 +259,41 @@ def test_a_relay_that_comes_back_is_read_again_at_once(nostr_loop, paged_relay, 
     finally:
         serving.stop()
         nostr_loop.run(link.cut(), 10)
+
+
+def test_a_catch_up_that_met_live_traffic_is_followed_by_a_second_read(
+        nostr_loop, relay, mostro, db, make_settings, monkeypatch):
+    # issue 8 (bench/chaos.py scenario b): a relay busy answering a catch-up dropped live
+    # events to that connection (22 of 300 in a burst); nothing read them for five minutes.
+    from dataclasses import replace
+
+    from serbero.listener import catchup
+    from serbero.listener.subscriptions import deployment
+
+    monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 2.0)
+    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
+    dropped = str(uuid.uuid4())
+    disputes = deployment(settings)[0]
+    live_copies = []
+
+    def check(raw):  # the live copy of `dropped` is lost on the way, as a relay drops it
+        if dropped in raw and not live_copies:
+            live_copies.append(raw)
+            raise RuntimeError("dropped")
+        return disputes.check(raw)
+
+    handed = []
+    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append},
+                        seen=LocalSeen(), subscriptions=[replace(disputes, check=check)])
+    serving = Serving(nostr_loop, listener)
+    try:
+        wait_until(lambda: not listener.catch_up.running())
+        # Given a dispute whose live copy the listener never gets, right after its start-up
+        # reading
+        nostr_loop.run(mostro.open_dispute(dispute_id=dropped), 10)
+        wait_until(lambda: live_copies, timeout=5)
+        # Then the second read hands it over within seconds, not at the periodic catch-up
+        wait_until(lambda: any(dropped in raw for raw in handed), timeout=5)
+    finally:
+        serving.stop()
+    assert len(handed) == 1
