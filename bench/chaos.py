@@ -517,9 +517,6 @@ def fault_length(key: str, d: Durations) -> str:
 async def run_scenario(key: str, opts: Options,
                        log: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """Run one scenario in a deployment of its own; its figures (see `passed`)."""
-    from nostr_sdk import uniffi_set_event_loop
-
-    uniffi_set_event_loop(asyncio.get_running_loop())
     dep = Deployment(opts, SCENARIOS[key], log)
     try:
         await dep.start()
@@ -603,6 +600,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Optio
 
 
 async def amain(args: argparse.Namespace, opts: Options) -> int:
+    from nostr_sdk import uniffi_set_event_loop
+
+    uniffi_set_event_loop(asyncio.get_running_loop())
     results: list[dict[str, Any]] = []
     print(f"Serbero chaos bench: N={opts.disputes} disputes x {opts.solvers} solvers, "
           f"published over {opts.spread():g} s, {opts.workers} worker processes x "
