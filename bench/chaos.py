@@ -147,6 +147,7 @@ class Deployment:
         self.all_in_one: Child | None = None
         self.env: dict[str, str] = {}
         self.config: Path | None = None
+        self.serbero_keys: Any = None
         self.tally = Tally()
         self._seen = [0] * opts.solvers
         self.wall_offset = time.time() - time.perf_counter()
@@ -181,8 +182,9 @@ class Deployment:
                         for i in range(opts.solvers)]
         self.node = await MostroNode().connect(self.urls)
         more = "".join(f'\n[[relays]]\nurl = "{u}"\n' for u in self.urls[1:])
+        self.serbero_keys = Keys.generate()
         self.config = self.ws.write_config(
-            serbero_secret=Keys.generate().secret_key().to_hex(), mostro=self.node.pubkey,
+            serbero_secret=self.serbero_keys.secret_key().to_hex(), mostro=self.node.pubkey,
             relay=self.urls[0], solvers=[i.pubkey for i in self.inboxes],
             notice_format="mostro-v2", extra=more + sc.extra_config)
         self.env = self.ws.env(self.config)
@@ -293,9 +295,10 @@ class Deployment:
             raise RuntimeError(f"the warm-up DMs did not arrive within 90 s; see the logs in "
                                f"{self.ws.root}")
 
-    async def publish(self, events: list[Any], spread_s: float) -> None:
-        """Publish `events` evenly over `spread_s` seconds; a send that fails is retried (at
-        least one relay is always up)."""
+    async def publish(self, ids: list[str], spread_s: float) -> None:
+        """Open disputes `ids` evenly over `spread_s` seconds, each event stamped as it is
+        published (as mostrod does: a burst signed ahead would put more events in one second
+        than a relay's page holds); a send that fails is retried (one relay is always up)."""
         from serbero.errors import PublishError
         from serbero.nostr.relays import publish
 
@@ -315,22 +318,21 @@ class Deployment:
 
         start = time.monotonic()
         tasks = []
-        for i, event in enumerate(events):
-            delay = start + i * spread_s / len(events) - time.monotonic()
+        for i, dispute in enumerate(ids):
+            delay = start + i * spread_s / len(ids) - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             await slots.acquire()
-            tasks.append(asyncio.create_task(send(event)))
+            tasks.append(asyncio.create_task(send(self.node.revision(dispute, "initiated"))))
         await asyncio.gather(*tasks)
 
     async def burst(self) -> dict[str, Any]:
         opts, sc = self.opts, self.scenario
         ids = [str(uuid.uuid4()) for _ in range(opts.disputes)]
-        events = [self.node.revision(d, "initiated") for d in ids]  # signed before the clock
         spread = opts.spread()
         t0 = time.time()
         fault = asyncio.create_task(sc.fault(self, t0, spread))
-        await self.publish(events, spread)
+        await self.publish(ids, spread)
         published_at = time.time()
         fault_start, fault_end = await fault
         deadline = max(fault_end, published_at) + opts.recovery_limit_s + 5
