@@ -1,9 +1,9 @@
 """Secrets under load (issue 8, item 4; DESIGN invariant 6): the real `serbero listen` and
 `serbero worker` at DEBUG, with mediation on and a model provider configured (its health check
-calls a scripted model on loopback with the API key) and a burst of disputes, plus Mostro replies whose content
-decrypts to a marker. Every log line, every row of every table and every Redis key and value
-seen during the run is scanned: Serbero's private key (hex and nsec) and the API key appear
-nowhere, and the decrypted content in no log line above DEBUG.
+calls a scripted model on loopback with the API key) and a burst of disputes, plus Mostro
+replies whose content decrypts to a marker. Every log line, every row of every table and every
+Redis key and value seen during the run is scanned: Serbero's private key (hex and nsec) and
+the API key appear nowhere, and the decrypted content in no log line above DEBUG.
 
 (The mediation path, with party messages and model output, is scanned the same way through a
 real dramatiq worker in tests/reasoning/test_worker_secrets.py.)"""
