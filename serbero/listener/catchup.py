@@ -43,6 +43,8 @@ PAGE_TIMEOUT_S = 10
 SETTLE_AFTER_S = 5.0
 #: The reason of that second read.
 SETTLE = "settle"
+#: Reasons of the listener's own periodic catch-ups (no second read after them).
+PERIODIC = ("periodic", "busy")
 #: A bound on the pages of one relay's reading, against a relay that never runs out of "new"
 #: events (100,000 pages of 500 is far beyond any Mostro node's history).
 MAX_PAGES = 100_000
@@ -168,7 +170,7 @@ class CatchUp:
                 return
             if url not in self._pending:
                 listener.cursor.release(self.hold_name(url))
-                if reason != "periodic" and (reason != SETTLE or read.handed_over):
+                if reason not in PERIODIC and (reason != SETTLE or read.handed_over):
                     # what the stream may have dropped came while this read ran
                     listener.cursor.hold(self.hold_name(url), started_at, clock.now())
                     self._settles[url] = asyncio.get_running_loop().call_later(

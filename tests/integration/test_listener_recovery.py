@@ -297,3 +297,41 @@ def test_a_catch_up_that_met_live_traffic_is_followed_by_a_second_read(
     finally:
         serving.stop()
     assert len(handed) == 1
+
+
+def test_while_events_come_an_event_the_stream_dropped_is_read_within_seconds(
+        nostr_loop, relay, mostro, db, make_settings, monkeypatch):
+    # issue 8 (bench/chaos.py scenario a, long form, loaded machine): the relay dropped 13 of
+    # 1,000 live events with no catch-up running; they waited for the five-minute re-read.
+    from dataclasses import replace
+
+    from serbero.listener import catchup, service
+    from serbero.listener.subscriptions import deployment
+
+    monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 3600.0)  # only the busy re-read is left
+    monkeypatch.setattr(service, "BUSY_RECONCILE_EVERY_S", 1)
+    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
+    dropped = str(uuid.uuid4())
+    disputes = deployment(settings)[0]
+    live_copies = []
+
+    def check(raw):  # the live copy of `dropped` is lost on the way, as a relay drops it
+        if dropped in raw and not live_copies:
+            live_copies.append(raw)
+            raise RuntimeError("dropped")
+        return disputes.check(raw)
+
+    handed = []
+    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append},
+                        seen=LocalSeen(), subscriptions=[replace(disputes, check=check)])
+    serving = Serving(nostr_loop, listener)
+    try:
+        wait_until(lambda: not listener.catch_up.running())
+        # Given disputes coming in, one of which the stream drops
+        nostr_loop.run(mostro.open_dispute(), 10)
+        nostr_loop.run(mostro.open_dispute(dispute_id=dropped), 10)
+        wait_until(lambda: live_copies, timeout=5)
+        # Then the busy re-read hands it over within seconds
+        wait_until(lambda: any(dropped in raw for raw in handed), timeout=5)
+    finally:
+        serving.stop()
