@@ -73,7 +73,7 @@ class Durations:
 
 
 LONG = Durations()
-SHORT = Durations(redis_down_s=3.0, relay_down_s=5.0, db_lock_s=3.0, dead_s=1.0,
+SHORT = Durations(redis_down_s=2.0, relay_down_s=3.0, db_lock_s=2.0, dead_s=1.0,
                   worker_kills=2)
 
 
@@ -590,7 +590,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Optio
     p.add_argument("--threads", type=int, default=8, help="threads per worker process")
     p.add_argument("--durations", choices=["long", "short"], default="long",
                    help="fault lengths: long (Redis 20 s, relay 60 s, lock 5 s down) or short "
-                   "(Redis 3 s, relay 5 s, lock 3 s)")
+                   "(Redis 2 s, relay 3 s, lock 2 s)")
     p.add_argument("--spread", type=float, default=None,
                    help="seconds over which the burst is published (default: max(4, N/50))")
     p.add_argument("--hostile", type=int, default=0, metavar="COUNT",

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import PG_URL
 
 #: A small burst, published over a few seconds so the fault strikes inside it.
-SHORT = chaos.Options(disputes=30, spread_s=3.0, durations=chaos.SHORT, threads=4,
+SHORT = chaos.Options(disputes=30, spread_s=2.0, durations=chaos.SHORT, threads=4,
                       pg_url=PG_URL, verbose=False)
 #: What the short form must show: recovery well inside the minute the long form allows.
 RECOVERED_WITHIN_S = 20.0
