@@ -7,7 +7,7 @@ COPY pyproject.toml README.md LICENSE ./
 # bundle, whose default paths are config/prompts/… from the working directory
 COPY config ./config
 COPY serbero ./serbero
-COPY workers ./workers
+COPY serbero_workers ./serbero_workers
 RUN pip install --no-cache-dir . && useradd --system --home /app serbero
 USER serbero
 ENTRYPOINT ["serbero"]

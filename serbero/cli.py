@@ -1,4 +1,5 @@
-"""The `serbero` command: the composition root, a thin click group over `serbero/` and `workers/`.
+"""The `serbero` command: the composition root, a thin click group over `serbero/` and
+`serbero_workers/`.
 
 Exit codes: 0 success, 1 runtime error, 2 bad usage or bad configuration.
 """
@@ -227,7 +228,7 @@ def listen(config_path: Path | None) -> None:
     start_logging(settings)
     open_db(settings)
     from serbero.listener import serve
-    from workers.wiring import build_listener
+    from serbero_workers.wiring import build_listener
 
     listener, ticker = build_listener(settings)
     _run_async(lambda stop: serve(listener, stop, ticker=ticker))
@@ -240,9 +241,9 @@ def listen(config_path: Path | None) -> None:
 @click.option("--queues", "-Q", multiple=True, help="Only these queues (repeat the option).")
 def worker(config_path: Path | None, processes: int, threads: int, queues: tuple[str, ...]) -> None:
     """Run worker processes for every queue (needs Redis), under a supervisor that replaces a
-    process that dies and leaves the others alone (`dramatiq workers.wiring:boot` runs the same
-    workers under dramatiq's supervisor, which stops them all when one dies). One process suits
-    a 2-core host; raise -p towards the core count on larger ones (with PostgreSQL).
+    process that dies and leaves the others alone (`dramatiq serbero_workers.wiring:boot` runs the
+    same workers under dramatiq's supervisor, which stops them all when one dies). One process
+    suits a 2-core host; raise -p towards the core count on larger ones (with PostgreSQL).
 
     \b
     Example:
@@ -277,7 +278,7 @@ def run(config_path: Path | None, threads: int) -> None:
     Example:
         serbero run -c config.toml
     """
-    from workers.wiring import run_all_in_one
+    from serbero_workers.wiring import run_all_in_one
 
     settings = load_settings(config_path, echo_warnings=False)
     start_logging(settings)
@@ -306,7 +307,7 @@ def demo(count: int, solvers: int, mediation: bool, use_env: bool, verbose: bool
         serbero demo --disputes 3
         serbero demo --mediation
     """
-    from workers.wiring import run_all_in_one
+    from serbero_workers.wiring import run_all_in_one
 
     if mediation:
         from serbero.demo_mediation import run_mediation_demo

@@ -3,7 +3,8 @@ committed. Rows to publish now (each with the lane that publishes it) and jobs t
 (each with the token or key that makes a stale one a no-op).
 
 Entry points return a FollowUp (or a result that is one, adding its own facts); one function
-in `workers/` turns it into messages, so actors stay a line or two and no policy leaks there.
+in `serbero_workers/` turns it into messages, so actors stay a line or two and no policy leaks
+there.
 Never enqueue inside a transaction: the caller commits first (STYLE habit 7).
 """
 

@@ -1,12 +1,12 @@
-"""The supervisor of `serbero worker`: keeps N worker processes (`python -m workers.process`)
-running. A child that dies is logged and replaced, and the others are left alone; one that
-keeps dying young is replaced after a growing pause, and one that fails at boot with a
-configuration error (exit code 2) stops them all with that code, since restarting cannot help.
-SIGTERM or SIGINT stops every child gracefully (each finishes its jobs or gives them back to
-Redis) and exits 0.
+"""The supervisor of `serbero worker`: keeps N worker processes (`python -m
+serbero_workers.process`) running. A child that dies is logged and replaced, and the others are
+left alone; one that keeps dying young is replaced after a growing pause, and one that fails at
+boot with a configuration error (exit code 2) stops them all with that code, since restarting
+cannot help. SIGTERM or SIGINT stops every child gracefully (each finishes its jobs or gives them
+back to Redis) and exits 0.
 
-dramatiq's own supervisor (`dramatiq workers.wiring:boot`) stops every worker when one dies and
-relies on an outside restart; this one does not. It imports nothing but the standard library
+dramatiq's own supervisor (`dramatiq serbero_workers.wiring:boot`) stops every worker when one dies
+and relies on an outside restart; this one does not. It imports nothing but the standard library
 and `serbero.logs`, so it costs a few megabytes, not a worker's.
 """
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-format", default="logfmt")
     args = parser.parse_args(argv)
     logs.setup(args.log_level, args.log_format)
-    child = [sys.executable, "-m", "workers.process", "--threads", str(args.threads),
+    child = [sys.executable, "-m", "serbero_workers.process", "--threads", str(args.threads),
              "--shutdown-timeout-ms", str(args.shutdown_timeout_ms)]
     if args.queues:
         child += ["--queues", *args.queues]

@@ -74,7 +74,7 @@ os.environ["dramatiq_worker_timeout"] = "50"
 
 def _install_broker() -> None:
     from serbero.config import ServiceSettings
-    from workers import wiring
+    from serbero_workers import wiring
 
     wiring.install(ServiceSettings(redis_url=REDIS_URL, redis_namespace=NAMESPACE))
 
@@ -367,7 +367,7 @@ def private_redis() -> Iterator[PrivateRedis]:
 @pytest.fixture
 def broker(redis_client: Any) -> Iterator[Any]:
     """The project's Redis broker, emptied before and after the test."""
-    from workers import wiring
+    from serbero_workers import wiring
 
     installed = wiring.broker()
     installed.flush_all()
@@ -381,7 +381,7 @@ def make_runtime(make_settings: Callable[..., Any], backend: str, db: Any, relay
     """`make_runtime(solvers=[...], timeouts={...})`: Serbero's runtime on the test relay,
     installed for actors; closed at the end of the test."""
     from serbero.runtime import Runtime
-    from workers.wiring import install_runtime
+    from serbero_workers.wiring import install_runtime
 
     opened = []
 

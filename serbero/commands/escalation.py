@@ -106,7 +106,7 @@ def enqueue_dispatch(handoff_id: int, settings: Any) -> str:
     if not settings.redis_url:
         return (f"no SERBERO_REDIS_URL: `serbero run` dispatches it within {interval} s "
                 "(its dispatcher scan).")
-    from workers import wiring
+    from serbero_workers import wiring
 
     try:
         wiring.install(settings).get_actor("dispatch_handoff").send(handoff_id)

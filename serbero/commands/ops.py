@@ -1,7 +1,7 @@
 """Operator commands: `serbero dashboard`, `serbero status` and `serbero metrics`.
 
-A thin layer over `serbero.ops` (figures, snapshot, HTTP serving) and `workers.dashboard` (the
-queues the actors declare); the commands register themselves on the `cli` group.
+A thin layer over `serbero.ops` (figures, snapshot, HTTP serving) and `serbero_workers.dashboard`
+(the queues the actors declare); the commands register themselves on the `cli` group.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def _queues(settings: config.Settings) -> tuple[list[str], float]:
 
     if not settings.redis_url:
         return [], ALIVE_WITHIN_S
-    from workers import wiring
-    from workers.dashboard import deployment_queues
+    from serbero_workers import wiring
+    from serbero_workers.dashboard import deployment_queues
 
     wiring.install(settings)
     return deployment_queues(), ALIVE_WITHIN_S
@@ -94,7 +94,7 @@ def _web_actions(settings: config.Settings) -> Any:
     def requeue_row(row_id: int, operator: str) -> str:
         follow_up = requeue(row_id, now=clock.now(), operator=operator)
         if settings.redis_url:
-            from workers import wiring
+            from serbero_workers import wiring
 
             try:
                 wiring.follow_up(follow_up)
@@ -140,8 +140,8 @@ def dashboard(config_path: Path | None, host: str, port: int) -> None:
     sock = bind(host, port)
     queues = None
     if service.redis_url:
-        from workers import wiring
-        from workers.dashboard import queues_app
+        from serbero_workers import wiring
+        from serbero_workers.dashboard import queues_app
 
         wiring.install(service)
         queues = queues_app(service.redis_url)

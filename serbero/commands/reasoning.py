@@ -86,7 +86,7 @@ def check_command(config_path: Path | None, on_worker: bool, timeout_s: float) -
         settings = load_settings(config_path)
         needs_redis(settings, "reasoning check --on-worker")
         open_db(settings)
-        from workers import wiring
+        from serbero_workers import wiring
 
         check_id = uuid.uuid4().hex
         wiring.install(settings).get_actor("run_reasoning_check").send(check_id)

@@ -20,7 +20,7 @@ from serbero.mediation.models import INBOUND, MediationMessage, MediationSession
 
 log = logging.getLogger(__name__)
 
-#: The escalation queue's job that dispatches one handoff now (workers/escalation.py).
+#: The escalation queue's job that dispatches one handoff now (serbero_workers/escalation.py).
 DISPATCH_JOB = "dispatch_handoff"
 #: The mediation queue's job that hands a session over (args: session id, trigger), for code
 #: that cannot sign the parties' notices itself (the outbox's hooks).

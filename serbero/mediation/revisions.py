@@ -38,7 +38,7 @@ from serbero.mostro.models import TakeRequest
 
 log = logging.getLogger(__name__)
 
-#: The mediation queue's job that starts a session for a new dispute (workers/mediation.py).
+#: The mediation queue's job that starts a session for a new dispute (serbero_workers/mediation.py).
 START_JOB = "start_mediation"
 #: mostrod stamps its revision right after answering a take; one dated more than this after
 #: the answer (or before the request, beyond clock skew) is someone else's.

@@ -15,7 +15,7 @@ from serbero.wanted_subscriptions import WantedSubscription, drop, want
 
 log = logging.getLogger(__name__)
 
-#: The actor the listener hands chat events to (workers/actors.py, EVENT_TARGETS).
+#: The actor the listener hands chat events to (serbero_workers/actors.py, EVENT_TARGETS).
 TARGET = "ingest_chat_event"
 PREFIX = "med:"
 #: How far before the session opened the subscription starts: parties may write at once.

@@ -34,7 +34,7 @@ def test_serbero_imports_neither_dramatiq_nor_workers_and_the_hot_path_no_ops():
                 importlib.import_module(m.name)
     """)
     assert "serbero.cli" in everything and "serbero.ops.prometheus" in everything
-    assert not {m for m in everything if m.split(".")[0] in ("dramatiq", "workers")}
+    assert not {m for m in everything if m.split(".")[0] in ("dramatiq", "serbero_workers")}
     hot_path = loaded_after("""
         import serbero.listener, serbero.disputes.ingest, serbero.mostro.daemon, serbero.ticks
         import serbero.outbox, serbero.escalation.dispatch
@@ -88,7 +88,7 @@ def test_periodic_jobs_are_one_table_with_periods_from_the_settings(make_setting
 
 def test_a_follow_up_becomes_one_message_per_row_and_a_delayed_job(broker, redis_client):
     from serbero import clock
-    from workers import wiring
+    from serbero_workers import wiring
 
     now = clock.now()
     wiring.follow_up(FollowUp(publish=(Publish(7, WEBHOOKS), Publish(8, ESCALATION)),

@@ -208,7 +208,7 @@ def test_check_on_worker_prints_the_report_a_mediation_worker_recorded(tmp_path,
 
     from serbero import config as config_module
     from serbero.runtime import Runtime
-    from workers.wiring import install_runtime
+    from serbero_workers.wiring import install_runtime
 
     endpoint.script(answer_openai)
     path = write_config(tmp_path, f'provider = "openai-compatible"\nmodel = "m1"\n'

@@ -13,8 +13,8 @@ from serbero.config import EscalationSection, SolverEntry
 from serbero.db.models import AuditEvent, Outbox
 from serbero.escalation import dispatch, handoff, manual, package, retry
 from serbero.escalation.models import EscalationDispatch, EscalationHandoff
+from serbero_workers import escalation as jobs
 from tests.escalation.test_commands import write_config
-from workers import escalation as jobs
 
 DISPUTE = "7d3f0c6e-2b1a-4e5f-9c8d-0a1b2c3d4e5f"
 

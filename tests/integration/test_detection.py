@@ -1,7 +1,7 @@
 """Detection and initial notification through a real worker, Redis and relay (TST-P1-DET)."""
 
 from serbero.db.models import Dispute, Notification, Transition
-from workers import actors
+from serbero_workers import actors
 
 
 def test_new_dispute_reaches_every_solver_once(nostr_loop, mostro, solver_ana, solver_bo,

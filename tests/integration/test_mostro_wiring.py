@@ -6,9 +6,9 @@ import time
 from serbero import clock
 from serbero.mostro import info, take
 from serbero.simulators.mostro_responder import MostroResponder
+from serbero_workers import actors
+from serbero_workers.wiring import build_listener
 from tests.integration.test_pipeline import Serving, wait_until
-from workers import actors
-from workers.wiring import build_listener
 
 
 def test_a_take_reply_reaches_the_request_through_listener_and_worker(

@@ -16,8 +16,8 @@ from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
 from serbero.simulators.mostro_node import dispute_event
 from serbero.simulators.relay import start_relay
 from serbero.ticker import RedisClaims, Ticker
+from serbero_workers import actors
 from tests.conftest import NAMESPACE
-from workers import actors
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from serbero.db.models import Dispute, Notification, Outbox, ProcessedInput, Transition
+from serbero_workers import actors
 from tests.conftest import NAMESPACE, REDIS_URL, need
-from workers import actors
 
 DISPUTES = 12
 COPIES = 3
@@ -39,8 +39,8 @@ def start_workers(config_path: Path, db_url: str, count: int = 2) -> list[subpro
     env = {**os.environ, "SERBERO_CONFIG": str(config_path), "SERBERO_DB_URL": db_url,
            "SERBERO_REDIS_URL": REDIS_URL, "SERBERO_REDIS_NAMESPACE": NAMESPACE,
            "SERBERO_LOG": "warning"}
-    return [subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.wiring:boot", "-p", "1",
-                              "-t", "4",
+    return [subprocess.Popen([sys.executable, "-m", "dramatiq", "serbero_workers.wiring:boot",
+                              "-p", "1", "-t", "4",
                               "--skip-logging"], env=env, cwd=Path(__file__).parents[2])
             for _ in range(count)]
 

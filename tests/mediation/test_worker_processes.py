@@ -1,4 +1,4 @@
-"""Mediation in real worker processes (`dramatiq workers.wiring:boot`) on real Redis: two
+"""Mediation in real worker processes (`dramatiq serbero_workers.wiring:boot`) on real Redis: two
 workers fed every party message three times produce one stored copy of each and one outbound
 round (on SQLite and PostgreSQL); a worker SIGKILLed mid-session, holding the session's delayed
 evaluation, is replaced and the session continues — the timer comes back from the database,
@@ -19,10 +19,10 @@ from serbero.db.models import Outbox
 from serbero.mediation import timers
 from serbero.mediation.models import INBOUND, OUTBOUND, MediationMessage, MediationTimer
 from serbero.simulators.model import CLASSIFY, classification
+from serbero_workers import actors, wiring
 from tests.conftest import NAMESPACE, REDIS_URL, need
 from tests.mediation.conftest import MODEL_KEY_ENV, mediation_sections
 from tests.mediation.harness import opened
-from workers import actors, wiring
 
 ASK = classification("ask_clarification", buyer="When did you pay?", seller="Did it arrive?")
 AGAIN = classification("ask_clarification", buyer="From which bank?", seller="Which account?")
@@ -46,9 +46,9 @@ def start_worker(config: Path, db_url: str) -> subprocess.Popen:
            "SERBERO_REDIS_URL": REDIS_URL, "SERBERO_REDIS_NAMESPACE": NAMESPACE,
            "SERBERO_LOG": "warning", MODEL_KEY_ENV: "sk-test-key"}
     # its own process group: SIGKILL must reach the worker process, not only its supervisor
-    return subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.wiring:boot", "-p", "1",
-                             "-t", "4", "--skip-logging"], env=env, start_new_session=True,
-                            cwd=Path(__file__).parents[2])
+    return subprocess.Popen([sys.executable, "-m", "dramatiq", "serbero_workers.wiring:boot",
+                             "-p", "1", "-t", "4", "--skip-logging"], env=env,
+                            start_new_session=True, cwd=Path(__file__).parents[2])
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

@@ -16,7 +16,7 @@ from serbero.mostro.messages import FORBIDDEN_ACTIONS, MostroMessage, message_fr
 
 UUID = "308e1272-d5f4-47e6-bd97-3504baea9c23"
 PACKAGE = Path(serbero.__file__).parent
-WORKERS = PACKAGE.parent / "workers"
+WORKERS = PACKAGE.parent / "serbero_workers"
 #: The two actions, spelled in full (not `admin-settled` / `admin-canceled`, which are replies).
 SPELLED = re.compile(r"admin-(?:settle|cancel)\b")
 REFUSAL_LIST = PACKAGE / "mostro" / "messages.py"

@@ -164,9 +164,9 @@ def dead_letter(broker, message) -> str:
 def expected_queues() -> set[str]:
     """The queues of this deployment's actor modules, listed independently of the code."""
     queues = {"events", "notify", "webhooks", "ticks"}
-    if (ROOT / "workers" / "escalation.py").exists():
+    if (ROOT / "serbero_workers" / "escalation.py").exists():
         queues.add("escalation")
-    if (ROOT / "workers" / "mediation.py").exists():
+    if (ROOT / "serbero_workers" / "mediation.py").exists():
         queues.add("mediation")
     return queues
 

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from serbero.cli import cli
 from serbero.config import Secret
 from serbero.ops.http import is_loopback
+from serbero_workers import actors
+from serbero_workers.dashboard import dashboard_app
 from tests.conftest import NAMESPACE, REDIS_URL
 from tests.ops.conftest import TOKEN, dead_letter, expected_queues, http
-from workers import actors
-from workers.dashboard import dashboard_app
 
 
 def basic(user: str, password: str) -> dict[str, str]:

@@ -16,8 +16,8 @@ from serbero.listener import Listener, heartbeat
 from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
 from serbero.ops.http import guarded
 from serbero.ops.prometheus import SerberoCollector, metrics_app
+from serbero_workers import actors
 from tests.ops.conftest import TOKEN, dead_letter, http, seed_dispute, seed_notice, write_config
-from workers import actors
 
 #: Detection → publication of each seeded initial DM, in ms.
 LATENCIES_MS = (20, 40, 90, 300, 2000)

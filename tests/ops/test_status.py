@@ -21,8 +21,8 @@ from serbero.listener import Listener, serve
 from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
 from serbero.ops.heartbeat import processes
 from serbero.simulators.mostro_node import MostroNode
+from serbero_workers import actors
 from tests.ops.conftest import dead_letter, expected_queues, seed_dispute, write_config
-from workers import actors
 
 HOUR = 3600
 

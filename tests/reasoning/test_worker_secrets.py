@@ -93,8 +93,8 @@ def test_a_worker_classifying_leaks_no_key_and_no_party_text(broker, make_settin
                             mediation=dataclasses.replace(base.mediation, enabled=True))
     endpoint.script(refusing_echo)
     endpoint_b.script(answering)
-    from workers import mediation
-    from workers.wiring import install_runtime
+    from serbero_workers import mediation
+    from serbero_workers.wiring import install_runtime
 
     rt = Runtime.open(settings)
     install_runtime(rt)

@@ -17,9 +17,9 @@ from dramatiq.brokers.redis import RedisBroker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from serbero_workers.broker import SerberoRedisBroker
+from serbero_workers.doorbell import Doorbell
 from tests.conftest import REDIS_URL
-from workers.broker import SerberoRedisBroker
-from workers.doorbell import Doorbell
 
 #: An idle wait far longer than any assertion below: only the doorbell can end it in time.
 LONG_IDLE_MS = 10_000

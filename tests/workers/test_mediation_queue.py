@@ -9,7 +9,7 @@ from serbero.reasoning.limits import MEDIATION_JOB_LIMIT_S, provider_budget_s
 
 
 def test_mediation_actors_are_on_their_queue_with_limits_that_fit_the_chain(broker):
-    from workers import actors, mediation
+    from serbero_workers import actors, mediation
 
     for actor in (mediation.run_mediation_tick, mediation.run_reasoning_check):
         assert actor.queue_name == "mediation"
@@ -22,7 +22,7 @@ def test_mediation_actors_are_on_their_queue_with_limits_that_fit_the_chain(brok
 
 
 def test_the_health_tick_is_enqueued_on_mediation_not_ticks(broker, make_settings):
-    from workers import wiring
+    from serbero_workers import wiring
 
     assert ticks.queue("reasoning_health") == ticks.MEDIATION
     assert ticks.periods(make_settings())["reasoning_health"] == 120
@@ -37,7 +37,7 @@ def test_sessions_run_on_mediation_and_chat_ingest_on_events_with_no_model_call(
     # Issue 12: every mediation job is on `mediation`; a party's message is ingested on
     # `events` (it arms the evaluation, which runs on `mediation`)
     from serbero.mediation import subscriptions
-    from workers import actors, mediation, wiring
+    from serbero_workers import actors, mediation, wiring
 
     for actor in (mediation.start_mediation, mediation.mediation_timer,
                   mediation.mediation_hand_off):

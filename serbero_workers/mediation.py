@@ -12,9 +12,9 @@ from serbero.mediation import check
 from serbero.mediation import daemon as mediation_daemon
 from serbero.reasoning import setup
 from serbero.reasoning.limits import MEDIATION_JOB_LIMIT_S
-from workers import wiring
-from workers.actors import RETRIED
-from workers.wiring import follow_up, runtime
+from serbero_workers import wiring
+from serbero_workers.actors import RETRIED
+from serbero_workers.wiring import follow_up, runtime
 
 QUEUE = ticks.MEDIATION
 #: dramatiq's priority of mediation's jobs (lower runs first): a worker holding a notice and a

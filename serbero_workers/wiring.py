@@ -1,7 +1,7 @@
 """The wiring of Serbero's processes, in one place: the process's broker (built from the
 settings, every actor declared on it), its runtime, the one function that turns an entry
 point's follow-up into messages, and the listener, ticker and in-process worker that
-`serbero listen`, `serbero run` and `dramatiq workers.wiring:boot` start.
+`serbero listen`, `serbero run` and `dramatiq serbero_workers.wiring:boot` start.
 
 Install the broker before importing an actor module: actors bind to it when declared.
 """
@@ -27,8 +27,8 @@ from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT, INGEST_MOSTRO_E
 from serbero.mediation.subscriptions import TARGET as INGEST_CHAT_EVENT
 from serbero.runtime import Runtime
 from serbero.ticker import LocalClaims, RedisClaims, Ticker
-from workers import broker as brokers
-from workers.liveness import WorkerLiveness, install_log_filter
+from serbero_workers import broker as brokers
+from serbero_workers.liveness import WorkerLiveness, install_log_filter
 
 #: Threads of the in-process worker of `serbero run`.
 EMBEDDED_THREADS = 8
@@ -98,12 +98,12 @@ def is_embedded() -> bool:
 
 
 def declare_all_actors() -> None:
-    """Import every actor module of `workers`, declaring its actors and queues."""
-    import workers
+    """Import every actor module of `serbero_workers`, declaring its actors and queues."""
+    import serbero_workers
 
-    for info in pkgutil.iter_modules(workers.__path__):
+    for info in pkgutil.iter_modules(serbero_workers.__path__):
         if not info.name.startswith("_") and info.name not in NOT_ACTOR_MODULES:
-            importlib.import_module(f"workers.{info.name}")
+            importlib.import_module(f"serbero_workers.{info.name}")
 
 
 def install_runtime(rt: Runtime | None) -> None:
@@ -203,8 +203,8 @@ async def run_all_in_one(settings: Settings, stop: asyncio.Event, *,
 
 
 def boot() -> None:
-    """The entry point of `dramatiq workers.wiring:boot` (what `serbero worker` runs): load the
-    configuration ($SERBERO_CONFIG) and install the broker it describes."""
+    """The entry point of `dramatiq serbero_workers.wiring:boot` (what `serbero worker` runs):
+    load the configuration ($SERBERO_CONFIG) and install the broker it describes."""
     from serbero.nostr import bindings
 
     global _settings  # noqa: PLW0603

@@ -1,7 +1,7 @@
 """One worker process of `serbero worker` (its supervisor is `serbero.supervisor`): boots as
-`dramatiq workers.wiring:boot` does (configuration, broker, actors, then `process_boot`: logging,
-database, relays), runs a dramatiq worker on its queues until SIGTERM or SIGINT, then lets the
-jobs it holds finish (or gives them back to Redis) and exits 0.
+`dramatiq serbero_workers.wiring:boot` does (configuration, broker, actors, then `process_boot`:
+logging, database, relays), runs a dramatiq worker on its queues until SIGTERM or SIGINT, then lets
+the jobs it holds finish (or gives them back to Redis) and exits 0.
 
 What dramatiq's CLI adds around a worker (log pipes to a parent, forks, file watching) is not
 needed here: logs go straight to stderr, as `serbero.logs` writes them.
@@ -19,7 +19,7 @@ import dramatiq
 
 from serbero.errors import ConfigError
 
-log = logging.getLogger("workers.process")  # not __main__, as `python -m` names it
+log = logging.getLogger("serbero_workers.process")  # not __main__, as `python -m` names it
 
 #: The exit code of a process that cannot boot with this configuration.
 CONFIG_EXIT = 2
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
 
-    from workers import broker as brokers
-    from workers import wiring
+    from serbero_workers import broker as brokers
+    from serbero_workers import wiring
 
     try:
         wiring.boot()

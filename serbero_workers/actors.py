@@ -12,8 +12,8 @@ import dramatiq
 from serbero import clock, ticks
 from serbero.disputes import ingest
 from serbero.mediation import daemon as mediation_daemon
-from workers import wiring
-from workers.wiring import follow_up, runtime
+from serbero_workers import wiring
+from serbero_workers.wiring import follow_up, runtime
 
 #: Options of a job that dramatiq retries when it raises (a database error, say): up to eight
 #: times, backing off from half a second to a minute; each attempt may run a minute.

@@ -15,8 +15,8 @@ import redis
 from serbero.config import Secret, redact_url
 from serbero.errors import ConfigError
 from serbero.ops.http import DASHBOARD_REALM, WSGIApp, guarded
-from workers import wiring
-from workers._vendor.dramatiq_dashboard import DashboardApp
+from serbero_workers import wiring
+from serbero_workers._vendor.dramatiq_dashboard import DashboardApp
 
 REALM = DASHBOARD_REALM
 

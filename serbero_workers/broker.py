@@ -1,6 +1,6 @@
 """The dramatiq broker, built from the settings by `build`: Redis when a Redis URL is
 configured, otherwise an in-process stub broker for `serbero run` (the embedded broker). Nothing
-here runs at import; `workers.wiring.install` builds the process's one broker."""
+here runs at import; `serbero_workers.wiring.install` builds the process's one broker."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dramatiq.common import compute_backoff
 from dramatiq.middleware import AgeLimit, Retries, ShutdownNotifications, TimeLimit
 
 from serbero.config import ServiceSettings
-from workers.doorbell import Doorbell
+from serbero_workers.doorbell import Doorbell
 
 #: Longest an idle consumer waits between Redis polls, in milliseconds (the default worker
 #: timeout of Serbero's processes). Work arriving meanwhile rings the doorbell

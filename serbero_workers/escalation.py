@@ -9,9 +9,9 @@ import dramatiq
 
 from serbero import clock
 from serbero.escalation import dispatch
-from workers import wiring
-from workers.actors import RETRIED
-from workers.wiring import follow_up, runtime
+from serbero_workers import wiring
+from serbero_workers.actors import RETRIED
+from serbero_workers.wiring import follow_up, runtime
 
 QUEUE = "escalation"
 
