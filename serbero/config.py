@@ -148,7 +148,7 @@ class SolverEntry:
     #: The form of this solver's messages; empty: `[notifications].format`.
     format: str = ""
     #: `{tz, from, to}`: a daily window in which tiers skip this solver (serbero.tiers.quiet).
-    quiet_hours: dict = field(default_factory=dict)
+    quiet_hours: dict = field(default_factory=dict, hash=False)
 
     @property
     def hex_pubkey(self) -> str | None:
@@ -181,7 +181,7 @@ NOTICE_FORMATS = (MOSTRO_V2, NIP17_ORIGINAL)
 #: What a webhook may subscribe to: the fixed start of each solver-message subject. Transcripts
 #: carry party words, so they never leave by webhook.
 WEBHOOK_EVENTS = ("new", "unattended", "taken", "resolved", "handed off", "mediating",
-                  "mediation could not start", "acknowledged by")
+                  "mediation could not start")
 #: The longest a webhook may take to answer: the webhook job's own time limit is 60 s.
 MAX_WEBHOOK_TIMEOUT_S = 30
 

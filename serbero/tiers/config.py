@@ -44,7 +44,7 @@ def check(tiers: Sequence[TierEntry], solvers: Sequence[Any], *, observers: Sequ
     windows = _quiet_hours(solvers, problems)
     for i, tier in enumerate(tiers):
         where = f"[[notifications.tiers]] #{i + 1}"
-        if not tier.audience:
+        if not tier.audience and not any(p.startswith(f"{where}.audience:") for p in problems):
             problems.append(f'{where}.audience: missing; choose one of {", ".join(AUDIENCES)}.')
         if tier.wait_seconds <= 0:
             problems.append(f"{where}.wait_seconds: must be more than 0 (got "
