@@ -171,7 +171,8 @@ def test_huge_binary_and_command_like_replies_change_nothing(nostr_loop, mostro,
 
 def signed_kind14(keys, to, content):
     return (EventBuilder(Kind(14), content).tags([Tag.parse(["p", to])])
-            .custom_created_at(Timestamp.from_secs(clock.now())).sign_with_keys(keys).as_json())
+            .custom_created_at(Timestamp.from_secs(clock.now()))
+            .finalize_unsigned(keys.public_key()).sign(keys).as_json())
 
 
 def test_reminders_to_others_still_waiting_are_cancelled_by_the_ack(nostr_loop, mostro, acks,
