@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 INPUT_KIND = "solver_reply"
 SEND_DM_KIND, GIFT_WRAP_KIND, CHAT_RUMOR_KIND = 14, 1059, 14
+#: A reply written longer ago than this is not read as an acknowledgement of anything now.
+MAX_REPLY_AGE_S = 3600
+#: Nor one dated ahead by more than a sender's clock may be.
+MAX_CLOCK_SKEW_S = protocols.MAX_CLOCK_SKEW_S
 #: States in which plain `ack` can mean a dispute.
 OPEN_STATES = (lifecycle.NEW, lifecycle.NOTIFIED, lifecycle.ESCALATED)
 
@@ -45,6 +49,8 @@ class SolverReply:
     #: The dispute the replied-to message names, if the reply says.
     linked: str | None
     event_id: str
+    #: When the solver wrote it (the v2 event's time, the NIP-17 rumor's).
+    written_at: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +118,8 @@ def _send_dm(raw: str, event: Event, *, settings: Settings, keys: Keys,
     message = signing.decode(opened.content, transport=protocols.V2, author=opened.author).message
     if message.action != "send-dm":
         raise EventRejected("not_a_text_message", message.action[:32])
-    return SolverReply(author, payloads.text_message(message.payload), message.id, opened.event_id)
+    return SolverReply(author, payloads.text_message(message.payload), message.id, opened.event_id,
+                       opened.created_at)
 
 
 def _gift_wrap(event: Event, *, settings: Settings, keys: Keys) -> SolverReply | None:
@@ -130,7 +137,8 @@ def _gift_wrap(event: Event, *, settings: Settings, keys: Keys) -> SolverReply |
         raise EventRejected("not_a_chat_message", str(rumor.kind().as_u16()))
     linked = next((tag[1] for tag in (t.to_vec() for t in rumor.tags())
                    if len(tag) > 1 and tag[0] == "d"), None)
-    return SolverReply(sender, rumor.content(), linked, event.id().to_hex())
+    return SolverReply(sender, rumor.content(), linked, event.id().to_hex(),
+                       rumor.created_at().as_secs())
 
 
 def _rejected(settings: Settings, reason: str, detail: str = "") -> Handled:
@@ -141,6 +149,9 @@ def _rejected(settings: Settings, reason: str, detail: str = "") -> Handled:
 
 def apply(opened: SolverReply, *, settings: Settings, signer: Keys, now: int) -> Handled:
     """Apply one opened reply once (the inbox keys it by event id)."""
+    if not now - MAX_REPLY_AGE_S <= opened.written_at <= now + MAX_CLOCK_SKEW_S:
+        # read back long after it was written (a restart replaying a gift wrap): not an ack now
+        return _rejected(settings, "stale_reply", str(now - opened.written_at))
     parsed = reply.parse(opened.text)
     log.debug("solver_reply_text", extra={"solver": short(opened.solver),
                                           "text": opened.text[:200]})
@@ -210,4 +221,6 @@ def _target(parsed: reply.Ack, opened: SolverReply) -> tuple[str, str]:
         return dispute_id, DISPUTE
     if purposes & {"handoff_dm", "mediation_dm"}:
         return dispute_id, HANDOFF
+    if state == lifecycle.ESCALATED:
+        return dispute_id, DISPUTE  # escalated by hand and still untaken
     raise _Refused("already_taken")

@@ -163,6 +163,12 @@ def test_huge_binary_and_command_like_replies_change_nothing(nostr_loop, mostro,
     assert acks.apply(huge).outcome == "rejected:oversized"
     assert acks.apply(signed_kind14(solver_ana.keys, me, "\x00\x01binary")).outcome == \
         "rejected:decrypt_failed"
+    # an `ack` written two hours ago and read back only now (a replay) is not one
+    from serbero.messages.formats import mostro_v2_event
+
+    old = mostro_v2_event("ack", dispute_id=D1, signer=solver_ana.keys, recipient=me,
+                          now=clock.now() - 7200)
+    assert acks.apply(old.as_json()).outcome == "rejected:stale_reply"
     assert Dispute.get_by_id(D1).acknowledged_at is None
     assert TakeRequest.select().count() == 0
     assert not Outbox.select().where(Outbox.purpose == "mostro_take").exists()
