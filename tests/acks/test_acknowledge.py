@@ -195,3 +195,22 @@ def test_reminders_to_others_still_waiting_are_cancelled_by_the_ack(nostr_loop, 
                 .where(Notification.notif_type == "re-notification")}
     assert statuses == {solver_ana.pubkey: "pending", solver_bo.pubkey: "cancelled"}
     assert Keys  # keys are real throughout
+
+
+def test_an_ack_of_a_dispute_handed_to_a_person_is_a_handoff_acknowledgement(
+        nostr_loop, mostro, acks, solver_ana, solver_bo):
+    from serbero.escalation import dispatch, manual
+
+    detected(acks, mostro, nostr_loop, solver_ana, solver_bo)
+    now = clock.now()
+    escalation = manual.escalate(D1, settings=acks.rt.settings, operator="op", now=now)
+    sent = dispatch.dispatch_one(escalation.prepared.handoff_id, settings=acks.rt.settings,
+                                 signer=acks.rt.signer, now=now)
+    acks.publish(sent.outbox_ids, now)
+    nostr_loop.run(solver_ana.wait_for(1, "handed off"), 15)
+    assert Dispute.get_by_id(D1).lifecycle_state == "escalated"
+    assert acks.reply(nostr_loop, solver_ana, "ack", dispute_id=D1).outcome == "acknowledged"
+    [row] = SolverAcknowledgement.select()
+    assert (row.solver_pubkey, row.scope) == (solver_ana.pubkey, "handoff")
+    # Bo, who only had the new-dispute notice, hears once who has it
+    nostr_loop.run(solver_bo.wait_for(1, "acknowledged by"), 15)
