@@ -201,6 +201,7 @@ def _target(parsed: reply.Ack, opened: SolverReply) -> tuple[str, str]:
         matches = [d for (d,) in Dispute.select(Dispute.dispute_id).distinct()
                    .join(Outbox, on=(Outbox.dispute == Dispute.dispute_id))
                    .where((Outbox.recipient == solver) & Outbox.purpose.in_(record.SOLVER_PURPOSES)
+                          & Outbox.status.in_(record.TOLD_STATUSES)
                           & Dispute.lifecycle_state.in_(OPEN_STATES)
                           & Dispute.dispute_id.not_in(acked)).limit(2).tuples()]
         if not matches:

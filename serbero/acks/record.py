@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Outbox purposes that carry a message to a solver about a dispute.
 SOLVER_PURPOSES = ("solver_dm", "handoff_dm", "mediation_dm")
+#: Outbox statuses of a message that counts as told: on its way, or delivered.
+TOLD_STATUSES = (outbox.PENDING, outbox.SENT)
 #: Why a reminder to another solver is cancelled once someone acknowledged.
 ACKNOWLEDGED_REASON = "acknowledged by another solver"
 
@@ -46,7 +48,7 @@ def told(dispute_id: str, solver_hex: str) -> set[str]:
     return {p for (p,) in Outbox.select(Outbox.purpose).where(
         (Outbox.dispute == dispute_id) & (Outbox.recipient == solver_hex)
         & Outbox.purpose.in_(SOLVER_PURPOSES)
-        & Outbox.status.in_((outbox.PENDING, outbox.SENT))).tuples()}
+        & Outbox.status.in_(TOLD_STATUSES)).tuples()}
 
 
 def acknowledge(dispute_id: str, solver_hex: str, *, scope: str, source: str,
@@ -79,7 +81,7 @@ def acknowledge(dispute_id: str, solver_hex: str, *, scope: str, source: str,
                  if row.recipient != solver_hex]
     others = {r for (r,) in Outbox.select(Outbox.recipient).where(
         (Outbox.dispute == dispute_id) & Outbox.purpose.in_(SOLVER_PURPOSES)
-        & Outbox.status.in_((outbox.PENDING, outbox.SENT))).tuples()} - {solver_hex}
+        & Outbox.status.in_(TOLD_STATUSES)).tuples()} - {solver_hex}
     told_others = NOTHING
     if others:
         told_others = notify.fan_out(Dispute.get_by_id(dispute_id), notices.ACKNOWLEDGED,

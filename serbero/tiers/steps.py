@@ -149,9 +149,9 @@ def _act(dispute_id: str, token: str, *, settings: Settings, signer: Keys,
         if sent < tier.repeat and now >= entered + sent * tier.spacing_s():
             told = _notify(tier, index, dispute, row.suggested_solver, settings=settings,
                            signer=signer, now=now, last=last)
-            if told is None:  # the whole audience is quiet: on to the next tier at once
+            if told is None:  # nobody of this tier is awake: on to the next tier at once
                 index, entered, sent = index + 1, now, 0
-                _reached(dispute_id, index, now, "all_quiet")
+                _reached(dispute_id, index, now, "nobody_awake")
                 continue
             parts.append(told)
             sent += 1

@@ -120,7 +120,7 @@ def test_quiet_solvers_are_skipped_and_an_all_quiet_tier_goes_to_the_next(
     skipped = [a.payload for a in AuditEvent.select().where(AuditEvent.kind == "tier_quiet_hours")]
     assert [len(p["skipped"]) for p in skipped] == [1, 2]
     assert [a.payload["reason"] for a in AuditEvent.select().where(
-        AuditEvent.kind == "tier_reached")] == ["all_quiet"]
+        AuditEvent.kind == "tier_reached")] == ["nobody_awake"]
 
 
 def test_the_last_tier_is_never_silent_even_if_everyone_is_quiet(
