@@ -180,3 +180,26 @@ def test_an_observers_tier_sends_them_the_reminder_and_nothing_before(
     run_step(driver, t + 60)
     [text] = nostr_loop.run(solver_cy.wait_for(1, D1), 15)
     assert text == f"Dispute {D1} \u00b7 unattended (1 min)"
+
+
+def test_a_webhooks_tier_posts_the_unattended_notice_and_nothing_before(
+        nostr_loop, mostro, tiered, solver_ana, solver_bo):
+    import json
+
+    from tests.channels.webhook_server import ScriptedWebhook
+
+    server = ScriptedWebhook()
+    try:
+        driver = tiered(tiers=[{"audience": "all", "wait_seconds": 60},
+                               {"audience": "webhooks", "wait_seconds": 60}],
+                        solvers=[solver(solver_ana, "write"), solver(solver_bo)],
+                        webhooks=[{"url": server.url, "name": "oncall"}])
+        t = clock.now()
+        driver.ingest(mostro.revision(D1, "initiated"), now=t)
+        assert server.seen == []
+        run_step(driver, t + 60)
+        [seen] = server.seen
+        body = json.loads(seen.body)
+        assert (body["dispute_id"], body["event"]) == (D1, "unattended")
+    finally:
+        server.stop()
