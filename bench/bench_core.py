@@ -32,9 +32,9 @@ from harness import Child, Workspace
 
 # Serbero's modules are imported after argument parsing: `--help` stays fast.
 
-TARGET_P50_MS = 100
-TARGET_P99_MS = 500
-TARGET_BURST_RATIO = 0.5
+TARGET_P50_MS = 50
+TARGET_P99_MS = 250
+TARGET_BURST_RATIO = 0.65
 TARGET_RSS_MB = 100
 #: Sends waiting for their OK at once when the Mostro node publishes a burst.
 PUBLISH_IN_FLIGHT = 64
@@ -159,6 +159,9 @@ class Bench:
         #: perf_counter (CLOCK_MONOTONIC) + offset = wall clock, to line up with log stamps.
         self.wall_offset = time.time() - time.perf_counter()
         self.results: dict[str, Any] = {}
+        #: The form and text length of the daemon's notices (seen in the warm-up).
+        self.notice_form = "nip17-original"
+        self.notice_length = 0
 
     # ------------------------------------------------------------ set-up and tear-down
 
@@ -194,6 +197,13 @@ class Bench:
             harness.children_of(self.workers.pid)) >= self.opts.workers, 30)
         if not ok:
             raise RuntimeError(f"worker processes did not start; see {self.workers.log_path}")
+        # Publish nothing before the listener's dispute subscription is live: an event sent
+        # while it subscribes can be missed until the next re-fetch, failing the warm-up.
+        log = self.listener.log_path
+        ok = await asyncio.to_thread(harness.wait_until, lambda: "subscription=serbero-disputes"
+                                     in log.read_text(errors="replace"), 30)
+        if not ok:
+            raise RuntimeError(f"the listener did not subscribe; see {log}")
         print(f"relay {self.url}, listener pid {self.listener.pid}, worker master pid "
               f"{self.workers.pid} ({self.opts.workers}x{self.opts.threads}), "
               f"Redis namespace {self.ws.namespace}, workspace {self.ws.root}", flush=True)
@@ -286,6 +296,11 @@ class Bench:
         if not ok:
             raise RuntimeError("warm-up DMs did not arrive within 60 s; see the logs in "
                                f"{self.ws.root}")
+        # The library limit sends what the daemon just sent: the same form, as long a text.
+        notice = next(dm for inbox in self.inboxes for dm in inbox.messages
+                      if INITIAL_TEXT in dm.text)
+        self.notice_form = "mostro-v2" if notice.form == "mostro-v2" else "nip17-original"
+        self.notice_length = len(notice.text)
         await asyncio.sleep(0.5)
 
     async def latency(self, *, label: str = "[1/5] latency", key: str = "latency") -> None:
@@ -477,7 +492,8 @@ class Bench:
         for i in range(n):
             argv = [sys.executable, str(Path(__file__).with_name("lib_sender.py")),
                     "--relay", self.url, "--recipients", ",".join(x.pubkey for x in self.inboxes),
-                    "--count", str(share[i]), "--offset", str(sum(share[:i])), "--tag", tag]
+                    "--count", str(share[i]), "--offset", str(sum(share[:i])), "--tag", tag,
+                    "--form", self.notice_form, "--text-length", str(self.notice_length)]
             child = harness.spawn(f"lib-sender-{i}", argv, env=self.env,
                                   log_path=self.ws.root / "lib_sender.log", cwd=self.ws.root,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -520,6 +536,7 @@ class Bench:
             "failed": sum(d["failed"] for d in done), "decrypted": len(received),
             "decrypted_s": max(received) - t0 if received else float("nan"),
             "sent_s": max(d["last_ok"] for d in done) - t0, "cpu_s": cpu,
+            "form": self.notice_form, "text_length": self.notice_length,
         })
 
     async def replay(self) -> None:
@@ -667,10 +684,11 @@ def report(opts: Options, res: dict[str, Any], db_kind: str) -> list[tuple[str, 
 
     burst, libs = res.get("burst"), res.get("library", [])
     serbero_rate = lib_rate = None
-    basis = "decrypted"
+    # The headline compares "relay said OK" instants: the library senders' own clocks and the
+    # workers' records. The decrypted basis is shown too, but it measures the inboxes as much
+    # as the senders (they unwrap in the bench process, which caps the library's rate).
+    basis = "sent"
     if burst:
-        complete = burst["missing"] == 0 and all(lib["decrypted"] >= lib["dms"] for lib in libs)
-        basis = "decrypted" if complete else "sent"
         print(f"\n2. Burst: {burst['disputes']} disputes published as fast as the Mostro node "
               f"could ({burst['published_s']:.2f} s), {burst['dms']} initial DMs.")
         print(f"   all decrypted by the inboxes after {burst['decrypted_s']:.2f} s "
@@ -685,18 +703,19 @@ def report(opts: Options, res: dict[str, Any], db_kind: str) -> list[tuple[str, 
               f"notify {burst['peak_depth']['notify']}")
         print_stages(burst["stages"], "   hop times during the burst (queueing included)")
         print_cpu(burst["cpu_s"], burst["dms"])
-        serbero_rate = (rate(burst["dms"], burst["decrypted_s"]) if basis == "decrypted"
-                        else rate(burst["dms"], burst["sent_s"]))
+        serbero_rate = rate(burst["dms"], burst["sent_s"])
     if libs:
-        print(f"\n3. Library limit (nostr-sdk alone, same relay, same inboxes): "
-              f"nip17_make_private_msg + send_event in {libs[0]['senders']} sender "
-              f"process(es), {PUBLISH_IN_FLIGHT} sends in flight each; receive + unwrap in the "
+        print(f"\n3. Library limit (nostr-sdk alone in {libs[0]['senders']} sender process(es) "
+              f"of their own, same relay, same inboxes): the daemon's message form "
+              f"({libs[0].get('form', '?')}, {libs[0].get('text_length', 0)}-character text) "
+              f"built and sent with {PUBLISH_IN_FLIGHT} sends in flight each; received in the "
               "solver inboxes.")
-        rates = []
+        rates, decrypted_rates = [], []
         for i, lib in enumerate(libs, 1):
             dec = rate(lib["decrypted"], lib["decrypted_s"])
             snt = rate(lib["dms"], lib["sent_s"])
-            rates.append(dec if basis == "decrypted" else snt)
+            rates.append(snt)
+            decrypted_rates.append(dec)
             print(f"   round {i}: {lib['dms']} DMs, all decrypted after {lib['decrypted_s']:.2f} s "
                   f"({lib['decrypted']} of {lib['dms']}) → {dec:.0f} DM/s; all OK'd by the relay "
                   f"after {lib['sent_s']:.2f} s → {snt:.0f} DM/s")
@@ -705,8 +724,12 @@ def report(opts: Options, res: dict[str, Any], db_kind: str) -> list[tuple[str, 
         print(f"   library limit (best round, {basis} basis): {lib_rate:.0f} DM/s")
     if serbero_rate is not None and lib_rate:
         ratio = serbero_rate / lib_rate
+        if burst["missing"] == 0 and all(lib["decrypted"] >= lib["dms"] for lib in libs):
+            dec = rate(burst["decrypted"], burst["decrypted_s"]) / max(decrypted_rates)
+            print(f"\n   (decrypted basis, capped by the inboxes: {dec:.2f})")
         print(f"\n   burst / library limit ({basis} basis): {serbero_rate:.0f} / {lib_rate:.0f} = "
               f"{ratio:.2f}")
+        res["ratio"] = ratio
         out.append((f"burst {serbero_rate:.0f} DM/s >= {TARGET_BURST_RATIO} x library "
                     f"{lib_rate:.0f} DM/s (ratio {ratio:.2f})", ratio >= TARGET_BURST_RATIO))
 
@@ -767,14 +790,16 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "limit, replay, listener memory. Quick run: --disputes 100.")
     p.add_argument("--disputes", "-k", type=int, default=1000, help="K: disputes per phase")
     p.add_argument("--solvers", "-s", type=int, default=3, help="S: solvers (inboxes)")
-    p.add_argument("--workers", "-w", type=int, default=2, help="W: worker processes")
+    p.add_argument("--workers", "-w", type=int, default=1,
+                   help="W: worker processes (the CLI's default)")
     p.add_argument("--threads", "-t", type=int, default=8, help="threads per worker process")
     p.add_argument("--rate-ms", type=float, default=100, help="latency phase: ms between disputes")
     p.add_argument("--latency-disputes", type=int, default=None,
                    help="disputes in the latency phase (default: K)")
     p.add_argument("--warmup", type=int, default=20, help="warm-up disputes (not measured)")
     p.add_argument("--lib-senders", type=int, default=None,
-                   help="library-limit sender processes (default: W, as many as the workers)")
+                   help="library-limit sender processes (default: W, at least 2: one sender "
+                   "process reads the limit lower)")
     p.add_argument("--lib-rounds", type=int, default=2,
                    help="library-limit rounds: one before and the rest after the burst")
     p.add_argument("--timeout", type=float, default=None,
@@ -807,7 +832,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         disputes=a.disputes, solvers=a.solvers, workers=a.workers, threads=a.threads,
         dispatch_interval=a.dispatch_interval, notice_format=a.notice_format,
         rate_ms=a.rate_ms, latency_disputes=a.latency_disputes or a.disputes,
-        warmup=max(1, a.warmup), lib_senders=a.lib_senders or a.workers,
+        warmup=max(1, a.warmup), lib_senders=a.lib_senders or max(2, a.workers),
         lib_rounds=max(1, a.lib_rounds),
         timeout_s=a.timeout or 30 + a.disputes * a.solvers / 50, db_url=a.db_url,
         redis_url=a.redis_url, skip_latency=a.skip_latency, skip_burst=a.skip_burst,

@@ -297,3 +297,38 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 0.05) -> bool:
             return True
         time.sleep(interval_s)
     return predicate()
+
+
+# ---------------------------------------------------------------- a Redis of the bench's own
+
+
+class RedisServer:
+    """A redis-server of the bench's own on a free port, which a fault may flush, stop and
+    start again (empty, on the same port): the shared Redis is never touched."""
+
+    def __init__(self, server: str | None = None) -> None:
+        self.server = server or shutil.which("redis-server") or "redis-server"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, start_new_session=True)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        if not wait_until(lambda: _pings(client), 10, 0.02):
+            raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False

@@ -1,5 +1,12 @@
-"""The library-limit sender: nostr-sdk alone wraps NIP-17 DMs and publishes them, with nothing
-of Serbero in between. Run by bench_core.py as a subprocess, one per simulated worker process.
+"""The library-limit sender: nostr-sdk alone builds the DMs the daemon sends and publishes them,
+with nothing of Serbero in between. Run by bench_core.py as a subprocess (one per worker process
+of the daemon), never in the bench process: that one hosts the relay and the receiving solver
+inboxes, whose work would otherwise slow the probe down and read the limit low.
+
+`--form` picks the daemon's message form (`[notifications] format`): `mostro-v2`, a Mostro v2
+`send-dm` (kind 14, NIP-44 from the sender's key, content `[message, null, null]`), or
+`nip17-original`, a NIP-17 gift wrap with a `d` tag. `--text-length` pads the text to the length
+of the daemon's notice.
 
 Protocol on stdio: after connecting (and paying the first-write Nagle spike on a throwaway
 recipient) it prints `ready`; it starts when a line arrives on stdin, and finally prints one
@@ -18,26 +25,52 @@ from datetime import timedelta
 
 from nostr_sdk import (
     ClientBuilder,
+    Event,
+    EventBuilder,
     Keys,
+    Kind,
+    Nip44Version,
     PublicKey,
     RelayUrl,
     Tag,
     nip17_make_private_msg,
+    nip44_encrypt,
 )
 
 #: Sends waiting for their OK at once; the reference measured 64 as the library's sweet spot.
 IN_FLIGHT = 64
 #: Throwaway DMs sent before `ready`, so the first measured write does not pay the spike.
 WARMUP_DMS = 3
+MOSTRO_V2, NIP17 = "mostro-v2", "nip17-original"
+#: mostro-core's PROTOCOL_VER, as the daemon stamps it on a v2 message.
+PROTOCOL_VERSION = 2
 
 
-def text_for(tag: str, seq: int) -> str:
-    """A DM body as long as Serbero's initial notice, recognisable by the bench."""
-    return (f"bench library-limit DM.\nround: {tag}\nseq: {seq:08d}\n"
+def text_for(tag: str, seq: int, length: int = 0) -> str:
+    """A DM body recognisable by the bench, padded to `length` characters (Serbero's notice)."""
+    text = (f"bench library-limit DM.\nround: {tag}\nseq: {seq:08d}\n"
             "initiator: buyer\nevent_timestamp: 1700000000\nstatus: initiated")
+    return text + "\n" + "x" * (length - len(text) - 1) if length > len(text) + 1 else text
 
 
-async def run(relay: str, recipients: list[str], count: int, tag: str, offset: int) -> dict:
+def send_dm(keys: Keys, to: PublicKey, text: str, dispute: str) -> Event:
+    """A Mostro v2 `send-dm` as the daemon builds one, with nostr-sdk alone."""
+    message = {"dm": {"version": PROTOCOL_VERSION, "request_id": None, "trade_index": None,
+                      "id": dispute, "action": "send-dm", "payload": {"text_message": text}}}
+    content = json.dumps([message, None, None], separators=(",", ":"), ensure_ascii=False)
+    ciphertext = nip44_encrypt(keys.secret_key(), to, content, Nip44Version.V2)
+    return (EventBuilder(Kind(14), ciphertext).tags([Tag.parse(["p", to.to_hex()])])
+            .finalize_unsigned(keys.public_key()).sign(keys))
+
+
+def build(form: str, keys: Keys, to: PublicKey, text: str, dispute: str) -> Event:
+    if form == MOSTRO_V2:
+        return send_dm(keys, to, text, dispute)
+    return nip17_make_private_msg(keys, to, text, rumor_extra_tags=[Tag.parse(["d", dispute])])
+
+
+async def run(relay: str, recipients: list[str], count: int, tag: str, offset: int, *,
+              form: str = NIP17, text_length: int = 0) -> dict:
     client = ClientBuilder().notification_channel_size(65_536).build()
     await client.add_relay(RelayUrl.parse(relay))
     await client.connect(timedelta(seconds=5))
@@ -45,7 +78,8 @@ async def run(relay: str, recipients: list[str], count: int, tag: str, offset: i
     targets = [PublicKey.parse(r) for r in recipients]
     stranger = Keys.generate().public_key()
     for i in range(WARMUP_DMS):
-        await client.send_event(nip17_make_private_msg(keys, stranger, f"warm-up {i}"))
+        await client.send_event(build(form, keys, stranger, f"warm-up {i}",
+                                      "00000000-0000-4000-8000-000000000000"))
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
 
@@ -73,8 +107,8 @@ async def run(relay: str, recipients: list[str], count: int, tag: str, offset: i
     for i in range(count):
         seq = offset + i
         dispute = f"00000000-0000-4000-8000-{seq:012d}"
-        wrap = nip17_make_private_msg(keys, targets[seq % len(targets)], text_for(tag, seq),
-                                      rumor_extra_tags=[Tag.parse(["d", dispute])])
+        wrap = build(form, keys, targets[seq % len(targets)], text_for(tag, seq, text_length),
+                     dispute)
         await slots.acquire()
         tasks.append(asyncio.create_task(send(wrap)))
         await asyncio.sleep(0)  # let the send start now rather than after the next wrap
@@ -92,9 +126,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--offset", type=int, default=0, help="first sequence number")
     parser.add_argument("--tag", default="lib")
+    parser.add_argument("--form", choices=[MOSTRO_V2, NIP17], default=NIP17)
+    parser.add_argument("--text-length", type=int, default=0)
     args = parser.parse_args()
     result = asyncio.run(run(args.relay, args.recipients.split(","), args.count, args.tag,
-                             args.offset))
+                             args.offset, form=args.form, text_length=args.text_length))
     print(json.dumps(result), flush=True)
 
 

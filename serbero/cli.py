@@ -235,17 +235,18 @@ def listen(config_path: Path | None) -> None:
 
 @cli.command()
 @config_option
-@click.option("--processes", "-p", default=2, show_default=True, help="Worker processes.")
+@click.option("--processes", "-p", default=1, show_default=True, help="Worker processes.")
 @click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
 @click.option("--queues", "-Q", multiple=True, help="Only these queues (repeat the option).")
 def worker(config_path: Path | None, processes: int, threads: int, queues: tuple[str, ...]) -> None:
     """Run worker processes for every queue (needs Redis), under a supervisor that replaces a
     process that dies and leaves the others alone (`dramatiq workers.wiring:boot` runs the same
-    workers under dramatiq's supervisor, which stops them all when one dies).
+    workers under dramatiq's supervisor, which stops them all when one dies). One process suits
+    a 2-core host; raise -p towards the core count on larger ones (with PostgreSQL).
 
     \b
     Example:
-        SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero worker -p 2 -t 8
+        SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero worker -p 1 -t 8
     """
     from serbero.db.access import check as check_database
 

@@ -336,16 +336,30 @@ class ReasoningSection:
     api_key: Any = None
 
 
+#: The prompt bundle this project ships (config/prompts/ in the source tree), installed with the
+#: package so the defaults work wherever Serbero is installed and started from.
+SHIPPED_PROMPTS = Path(__file__).resolve().parent / "data" / "prompts"
+
+
 @dataclass(frozen=True)
 class PromptsSection:
-    """The prompt bundle's five files (PB-1), relative to the working directory. The defaults
-    are the bundle this project ships in config/prompts/ (the original's were ./prompts/)."""
+    """The prompt bundle's five files (PB-1). The defaults are the shipped bundle; a relative
+    path is taken from the configuration file's directory, as `db_path` is (the original's were
+    ./prompts/, relative to wherever the daemon happened to start)."""
 
-    system_instructions_path: str = "config/prompts/phase3-system.md"
-    classification_policy_path: str = "config/prompts/phase3-classification.md"
-    escalation_policy_path: str = "config/prompts/phase3-escalation-policy.md"
-    mediation_style_path: str = "config/prompts/phase3-mediation-style.md"
-    message_templates_path: str = "config/prompts/phase3-message-templates.md"
+    system_instructions_path: str = str(SHIPPED_PROMPTS / "phase3-system.md")
+    classification_policy_path: str = str(SHIPPED_PROMPTS / "phase3-classification.md")
+    escalation_policy_path: str = str(SHIPPED_PROMPTS / "phase3-escalation-policy.md")
+    mediation_style_path: str = str(SHIPPED_PROMPTS / "phase3-mediation-style.md")
+    message_templates_path: str = str(SHIPPED_PROMPTS / "phase3-message-templates.md")
+
+    def resolved(self, base: Path | None) -> PromptsSection:
+        """The same bundle with relative paths taken from `base` (the config file's directory)."""
+        if base is None:
+            return self
+        return dataclasses.replace(self, **{
+            f.name: str(base / Path(getattr(self, f.name)).expanduser())
+            for f in dataclasses.fields(self)})
 
 
 @dataclass(frozen=True)
@@ -658,7 +672,7 @@ def from_mapping(
         timeouts=sections["timeouts"],
         mediation=sections["mediation"],
         reasoning=sections["reasoning"],
-        prompts=sections["prompts"],
+        prompts=sections["prompts"].resolved(path.parent if path else None),
         chat=sections["chat"],
         escalation=sections["escalation"],
         db_url=db_url,

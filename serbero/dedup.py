@@ -22,6 +22,7 @@ class SeenFilter(Protocol):
     def seen(self, event_id: str) -> bool: ...
     def mark(self, event_id: str) -> None: ...
     def ping(self) -> None: ...
+    def forgot(self) -> bool: ...
 
 
 class LocalSeen:
@@ -42,6 +43,10 @@ class LocalSeen:
     def ping(self) -> None:
         """Nothing to reach."""
 
+    def forgot(self) -> bool:
+        """Its memory goes only with its process."""
+        return False
+
 
 class RedisSeen:
     """Shared by every listener of a deployment. Two listeners racing on one event may both
@@ -50,6 +55,8 @@ class RedisSeen:
     def __init__(self, client, namespace: str) -> None:
         self.client = client
         self.prefix = f"{namespace}:seen:"
+        self.marker = f"{namespace}:seen-marker"
+        self._marked = False
 
     def seen(self, event_id: str) -> bool:
         return bool(self.client.exists(self.prefix + event_id))
@@ -60,3 +67,21 @@ class RedisSeen:
     def ping(self) -> None:
         """Raise unless Redis answers."""
         self.client.ping()
+
+    def forgot(self) -> bool:
+        """Whether Redis lost what it held since the last call (a FLUSHALL, a restart
+        without persistence that no call saw fail): the marker this filter keeps there is
+        gone, and with it the queued jobs. The first call only sets the marker.
+
+        The marks written since the loss are dropped too: one may belong to an event whose
+        job was enqueued just before the loss (enqueue, flush, mark), and would make the
+        re-read skip it. Call it from the thread that marks, never between an enqueue and its
+        mark."""
+        created = bool(self.client.set(self.marker, 1, nx=True))
+        first, self._marked = not self._marked, True
+        if not created or first:
+            return False
+        keys = list(self.client.scan_iter(self.prefix + "*", count=1000))
+        for i in range(0, len(keys), 1000):
+            self.client.delete(*keys[i:i + 1000])
+        return True

@@ -19,7 +19,6 @@ from nostr_sdk import Keys
 from serbero import config
 from serbero.config import Settings
 from serbero.demo import Place, daemon_log, place, said_log
-from serbero.reasoning import bundle as bundle_files
 from serbero.simulators.model import Answer, Asked, ScriptedModel, classification, summary
 from serbero.simulators.mostro_node import MostroNode
 from serbero.simulators.mostro_responder import MostroResponder
@@ -30,8 +29,6 @@ from serbero.simulators.solver_inbox import ReceivedDM, SolverInbox
 Daemon = Callable[[Settings, asyncio.Event], Awaitable[None]]
 #: Seconds Serbero waits after a party's last message before evaluating (20 in production).
 DEMO_QUIET_S = 1
-#: The shipped prompt bundle, when the demo runs from a checkout.
-SHIPPED_PROMPTS = Path(__file__).resolve().parents[1] / "config" / "prompts"
 KEY_ENV = "SERBERO_DEMO_MODEL_KEY"
 
 OPENING = classification("ask_clarification", confidence=0.86,
@@ -56,21 +53,6 @@ def script(asked: Asked) -> Answer:
     return AGREED
 
 
-def _prompts(tmp: Path) -> dict[str, str]:
-    """[prompts] for the demo: the shipped bundle, or (installed without it) stand-in files;
-    the scripted model reads neither."""
-    directory = SHIPPED_PROMPTS
-    if not all((directory / Path(getattr(config.PromptsSection(), key)).name).is_file()
-               for _, key in bundle_files.FIELDS):
-        directory = tmp / "prompts"
-        directory.mkdir()
-        for name, key in bundle_files.FIELDS:
-            (directory / Path(getattr(config.PromptsSection(), key)).name).write_text(
-                f"Demo stand-in for the {name} part of the prompt bundle.\n", encoding="utf-8")
-    return {key: str(directory / Path(getattr(config.PromptsSection(), key)).name)
-            for _, key in bundle_files.FIELDS}
-
-
 def demo_settings(tmp: Path, where: Place, relay_url: str, *, serbero: Keys, mostro: str,
                   solvers: list[SolverInbox], model: ScriptedModel) -> Settings:
     doc = {
@@ -85,7 +67,6 @@ def demo_settings(tmp: Path, where: Place, relay_url: str, *, serbero: Keys, mos
         "reasoning": {"enabled": True, "provider": "openai-compatible", "model": "demo-scripted",
                       "api_base": model.api_base, "api_key_env": KEY_ENV,
                       "request_timeout_seconds": 5, "followup_retry_count": 0},
-        "prompts": _prompts(tmp),
         "escalation": {"enabled": True, "dispatch_interval_seconds": 2},
     }
     settings = config.from_mapping(doc, {KEY_ENV: "demo-key", "SERBERO_DB_URL": where.db_url})

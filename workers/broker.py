@@ -4,39 +4,100 @@ here runs at import; `workers.wiring.install` builds the process's one broker.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 import redis
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import compute_backoff
 from dramatiq.middleware import AgeLimit, Retries, ShutdownNotifications, TimeLimit
 
 from serbero.config import ServiceSettings
+from workers.doorbell import Doorbell
 
-#: Longest an idle consumer waits between Redis polls, in milliseconds. dramatiq's default of
-#: 1000 ms adds up to a second of latency per queue hop; 100 ms costs ~20 cheap calls/s.
-POLL_CAP_MS = 100
+#: Longest an idle consumer waits between Redis polls, in milliseconds (the default worker
+#: timeout of Serbero's processes). Work arriving meanwhile rings the doorbell
+#: (`workers.doorbell`), which ends the wait at once, so this bounds only how late a message
+#: that nobody rang for is seen (a dead worker's requeued jobs, a delayed job's eta). At 1 s an
+#: idle process runs about 16 Redis polls a second instead of about 150 at the former 100 ms.
+IDLE_POLL_MS = 1_000
 #: A worker silent this long is presumed dead and its unacked (prefetched or running) messages
 #: are requeued (ms). A live worker refreshes its heartbeat with every Redis command, and its
-#: idle consumers (every queue has a delay-queue consumer too) poll every POLL_CAP_MS, so a
-#: live process is heard ten times a second; 5 s is fifty missed polls. Mistaking a stalled
-#: process for a dead one costs a second run of idempotent jobs, never a second DM (the outbox
-#: re-publishes the same signed event). dramatiq's default is 60 s.
+#: idle consumers (every queue has a delay-queue consumer too) poll at least every IDLE_POLL_MS,
+#: so a live process is heard over ten times a second; 5 s is fifty missed polls. Mistaking a
+#: stalled process for a dead one costs a second run of idempotent jobs, never a second DM (the
+#: outbox re-publishes the same signed event). dramatiq's default is 60 s.
 HEARTBEAT_TIMEOUT_MS = 5_000
 #: Seconds any Redis command may take before it fails.
 REDIS_TIMEOUT_S = 5
 #: Commands per million that run queue maintenance: the step that requeues a dead worker's
-#: messages, and only those of the queue the command is about. A queue sees 10-20 polls a second
-#: per worker process, so at 1 % a dead worker's jobs waited 0.3-8 s (measured) past the heartbeat
-#: timeout; at 10 % about half a second. Without a dead worker the step is two sorted-set reads
-#: inside the command's own script (no extra round trip).
-MAINTENANCE_CHANCE = 100_000
+#: messages, and only those of the queue the command is about. An idle queue sees one or two
+#: polls a second per worker process (the doorbell spares the rest), so at 10 % a dead worker's
+#: jobs waited seconds past the heartbeat timeout; at 50 % about a second. Without a dead worker
+#: the step is two sorted-set reads inside the command's own script (no extra round trip).
+MAINTENANCE_CHANCE = 500_000
 
 
 class SerberoRedisBroker(RedisBroker):
-    """A RedisBroker whose consumers never sleep longer than POLL_CAP_MS, however started."""
+    """A RedisBroker with a doorbell: every enqueue rings it, and its consumers wait on it
+    between polls instead of sleeping, at most their timeout (the worker timeout)."""
 
-    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
-        return super().consume(queue_name, prefetch, min(timeout, POLL_CAP_MS))
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.doorbell = Doorbell(self.client, self.namespace)
+
+    @property
+    def consumer_class(self) -> type[_RedisConsumer]:
+        return _DoorbellConsumer
+
+    def consume(self, queue_name: str, prefetch: int = 1,
+                timeout: int = IDLE_POLL_MS) -> _RedisConsumer:
+        self.doorbell.listen()
+        return super().consume(queue_name, prefetch, timeout)
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
+        enqueued = super().enqueue(message, delay=delay)
+        self.doorbell.ring(enqueued.queue_name)
+        return enqueued
+
+    def close(self) -> None:
+        self.doorbell.close()
+        super().close()
+
+
+class _DoorbellConsumer(_RedisConsumer):
+    """dramatiq's Redis consumer, whose misses wait on the doorbell instead of sleeping."""
+
+    def __init__(self, broker: SerberoRedisBroker, queue_name: str, prefetch: int,
+                 timeout: int) -> None:
+        # dramatiq's own back-off sleep is turned off (0 ms): the wait below replaces it.
+        super().__init__(broker, queue_name, prefetch, 0)
+        self.idle_ms = timeout
+        self.idle_misses = 0
+        self.bell = broker.doorbell.event(queue_name)
+
+    def __next__(self) -> dramatiq.MessageProxy | None:
+        self.bell.clear()  # before fetching: a ring during the fetch ends the wait below
+        message = super().__next__()
+        if message is not None:
+            self.idle_misses = 0
+            return message
+        self.idle_misses, wait_ms = compute_backoff(self.idle_misses, max_backoff=self.idle_ms)
+        self.bell.wait(wait_ms / 1000)
+        return None
+
+    def ack(self, message: dramatiq.MessageProxy) -> None:
+        try:
+            super().ack(message)
+        finally:
+            self.bell.set()  # a prefetch slot is free
+
+    def nack(self, message: dramatiq.MessageProxy) -> None:
+        try:
+            super().nack(message)
+        finally:
+            self.bell.set()
 
 
 def middleware() -> list[dramatiq.Middleware]:

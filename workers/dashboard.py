@@ -14,11 +14,11 @@ import redis
 
 from serbero.config import Secret, redact_url
 from serbero.errors import ConfigError
-from serbero.ops.http import WSGIApp, guarded
+from serbero.ops.http import DASHBOARD_REALM, WSGIApp, guarded
 from workers import wiring
 from workers._vendor.dramatiq_dashboard import DashboardApp
 
-REALM = "serbero dashboard"
+REALM = DASHBOARD_REALM
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,20 @@ def deployment_queues() -> list[str]:
 def dashboard_app(token: Secret | None, redis_url: str) -> WSGIApp:
     """The dashboard as a WSGI app behind the token (none: open, for loopback only), on the
     installed broker, whose Redis is at `redis_url` (named, redacted, when it does not answer)."""
+    return guarded(queues_app(redis_url), token, realm=REALM)
+
+
+def queues_app(redis_url: str) -> WSGIApp:
+    """The dashboard without the token gate, for `serbero dashboard` to put behind one gate
+    with the web view beside it."""
     if wiring.is_embedded():
         raise ConfigError([
             "SERBERO_REDIS_URL: not set. The dashboard shows the queues workers share in Redis; "
             "the embedded broker of `serbero run` keeps them in memory. Set it to the Redis the "
             "workers use (e.g. redis://127.0.0.1:6379/0)."])
     wiring.declare_all_actors()
-    app = while_redis_answers(DashboardApp(broker=wiring.broker(), prefix=""),
-                              redact_url(redis_url))
-    return guarded(app, token, realm=REALM)
+    return while_redis_answers(DashboardApp(broker=wiring.broker(), prefix=""),
+                               redact_url(redis_url))
 
 
 def while_redis_answers(app: WSGIApp, where: str) -> WSGIApp:

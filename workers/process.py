@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = wiring.broker()
     jobs.emit_after("process_boot")
     worker = dramatiq.Worker(jobs, queues=args.queues or None, worker_threads=args.threads,
-                             worker_timeout=brokers.POLL_CAP_MS)
+                             worker_timeout=brokers.IDLE_POLL_MS)
     worker.start()
     log.info("worker_process_ready", extra={"threads": args.threads,
                                             "queues": " ".join(args.queues) or "all"})

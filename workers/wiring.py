@@ -184,7 +184,7 @@ def start_worker(threads: int = EMBEDDED_THREADS) -> dramatiq.Worker:
     jobs = broker()
     _liveness.command = "run"
     jobs.emit_after("process_boot")
-    worker = dramatiq.Worker(jobs, worker_threads=threads, worker_timeout=brokers.POLL_CAP_MS)
+    worker = dramatiq.Worker(jobs, worker_threads=threads, worker_timeout=brokers.IDLE_POLL_MS)
     worker.start()
     return worker
 

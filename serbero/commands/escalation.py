@@ -96,11 +96,12 @@ def escalate(*, config_path: Path | None, dispute_id: str, note: str | None, to:
         click.echo(f"recipients ({route.kind}):")
         for pubkey in route.recipients:
             click.echo(f"  {pubkey}")
-    click.echo(_enqueue(prepared.handoff_id, settings))
+    click.echo(enqueue_dispatch(prepared.handoff_id, settings))
 
 
-def _enqueue(handoff_id: int, settings: Any) -> str:
-    """Hand the dispatch to the workers, after commit; say what will happen."""
+def enqueue_dispatch(handoff_id: int, settings: Any) -> str:
+    """Hand the dispatch to the workers, after commit; say what will happen (the CLI and the
+    web view's escalate form both end here)."""
     interval = settings.escalation.dispatch_interval_seconds
     if not settings.redis_url:
         return (f"no SERBERO_REDIS_URL: `serbero run` dispatches it within {interval} s "

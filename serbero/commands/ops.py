@@ -7,6 +7,8 @@ queues the actors declare); the commands register themselves on the `cli` group.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,7 +18,15 @@ import click
 
 from serbero import config, logs
 from serbero.cli import cli, config_option, domain_errors, load_settings, needs_redis, open_db
-from serbero.ops.http import Endpoint, bind, guarded, require_token_off_loopback
+from serbero.ops.http import (
+    DASHBOARD_REALM,
+    Endpoint,
+    bind,
+    guarded,
+    require_token_off_loopback,
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DASHBOARD_PORT = 8089
 DEFAULT_METRICS_PORT = 9464
@@ -57,38 +67,99 @@ def _queues(settings: config.Settings) -> tuple[list[str], float]:
     return deployment_queues(), ALIVE_WITHIN_S
 
 
+def _config_found(config_path: Path | None) -> bool:
+    """Whether the dashboard has a configuration file to open the web view with: named by
+    --config or SERBERO_CONFIG, or ./config.toml."""
+    return (config_path is not None or bool(os.environ.get("SERBERO_CONFIG"))
+            or Path(config.DEFAULT_CONFIG_PATH).exists())
+
+
+def _web_actions(settings: config.Settings) -> Any:
+    """The web view's two forms, wired as `serbero escalate` is: write, commit, then enqueue
+    (without Redis, `serbero run`'s scans pick the work up: the database holds it)."""
+    from serbero import clock
+    from serbero.commands.escalation import enqueue_dispatch
+    from serbero.escalation import manual
+    from serbero.ops.web.actions import Actions
+    from serbero.outbox.requeue import requeue
+
+    def escalate(dispute_id: str, operator: str, note: str | None) -> str:
+        result = manual.escalate(dispute_id, settings=settings, operator=operator,
+                                 now=clock.now(), note=note)
+        if not result.prepared.created:
+            return "already_escalated"
+        enqueue_dispatch(result.prepared.handoff_id, settings)
+        return "escalated"
+
+    def requeue_row(row_id: int, operator: str) -> str:
+        follow_up = requeue(row_id, now=clock.now(), operator=operator)
+        if settings.redis_url:
+            from workers import wiring
+
+            try:
+                wiring.follow_up(follow_up)
+            except Exception as exc:  # the row is due now: the outbox tick sends it anyway
+                log.warning("web_requeue_enqueue_failed", extra={"outbox_id": row_id,
+                                                                 "error": type(exc).__name__})
+        return "requeued"
+
+    return Actions(escalate=escalate, requeue=requeue_row)
+
+
 @cli.command()
+@config_option
 @_host_option
 @_port_option(DEFAULT_DASHBOARD_PORT)
 @domain_errors
-def dashboard(host: str, port: int) -> None:
-    """Serve the dramatiq dashboard for this deployment's queues (needs SERBERO_REDIS_URL).
+def dashboard(config_path: Path | None, host: str, port: int) -> None:
+    """Serve the operator web view (/web/: disputes, their timelines, charts, escalation) and,
+    with SERBERO_REDIS_URL, the dramatiq dashboard of this deployment's queues (/).
 
     Every request needs SERBERO_DASHBOARD_TOKEN, as `Authorization: Bearer <token>` or as the
-    basic-auth password (a browser asks for it; any user name). Without a token the dashboard
-    is served on loopback addresses only.
+    basic-auth password (a browser asks for it; any user name, which the audit trail of an
+    escalation records). Without a token the dashboard is served on loopback addresses only.
+    The web view needs the configuration file (--config, $SERBERO_CONFIG or ./config.toml);
+    without one only the queues are served.
 
     \b
     Example:
         export SERBERO_DASHBOARD_TOKEN=$(openssl rand -hex 32)
-        serbero dashboard --port 8089    # then open http://127.0.0.1:8089/
+        serbero dashboard -c config.toml --port 8089    # then open http://127.0.0.1:8089/web/
     """
-    service = config.load_service()
+    settings = load_settings(config_path) if _config_found(config_path) else None
+    service = settings or config.load_service()
     logs.setup(service.log_level, service.log_format)
     token = service.dashboard_token
     require_token_off_loopback(host, token, env_name="SERBERO_DASHBOARD_TOKEN",
-                               what="the dashboard, which can requeue and delete jobs,")
-    needs_redis(service, "dashboard", "shows the queues workers share in Redis (the embedded "
-                "broker of `serbero run` keeps them in memory)")
+                               what="the dashboard, which can requeue jobs and escalate "
+                                    "disputes,")
+    if settings is None:
+        needs_redis(service, "dashboard", "without a configuration file shows only the queues "
+                    "workers share in Redis (the embedded broker of `serbero run` keeps them in "
+                    "memory); give it --config for the web view")
     sock = bind(host, port)
-    from workers import wiring
-    from workers.dashboard import dashboard_app
+    queues = None
+    if service.redis_url:
+        from workers import wiring
+        from workers.dashboard import queues_app
 
-    wiring.install(service)
+        wiring.install(service)
+        queues = queues_app(service.redis_url)
+    app = queues
+    if settings is not None:
+        from serbero.ops.web import WebView, beside
 
-    endpoint = Endpoint(dashboard_app(token, service.redis_url), sock, name="serbero-dashboard")
+        open_db(settings, create=False)
+        app = beside(WebView(settings, _web_actions(settings),
+                             queues_url="/" if queues else None), queues)
+    assert app is not None  # settings or Redis: checked above
+    endpoint = Endpoint(guarded(app, token, realm=DASHBOARD_REALM), sock,
+                        name="serbero-dashboard")
     guard = "token required" if token else "no token set: anyone on this host can use it"
-    _serve(endpoint, "dashboard", f"http://{host}:{endpoint.port}/ ({guard})")
+    where = f"http://{host}:{endpoint.port}/"
+    if settings is not None:
+        where += f" (web view at {where}web/)"
+    _serve(endpoint, "dashboard", f"{where} ({guard})")
 
 
 @cli.command()

@@ -85,6 +85,9 @@ class Outbox(BaseModel):
     sent_at_ms = BigIntegerField(null=True)
     #: JSON list of the relays (or the webhook) that accepted it.
     accepted_by = TextField(null=True)
+    #: When an operator last put the failed row back in play (`outbox.requeue`); the give-up
+    #: window counts from it instead of `created_at` (v0007).
+    requeued_at = BigIntegerField(null=True)
 
     class Meta:
         table_name = "outbox"

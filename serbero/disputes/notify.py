@@ -204,5 +204,12 @@ def on_cancelled(row: Outbox, reason: str, now: int) -> FollowUp | None:
     return None
 
 
+def on_requeued(row: Outbox, now: int) -> None:
+    """An operator put a failed notice back in play: its notification waits again, so that its
+    delivery is recorded as any other."""
+    (Notification.update(status="pending", error_message=None, sent_at=None)
+     .where((Notification.outbox == row.id) & (Notification.status == "failed")).execute())
+
+
 PURPOSE = Purpose("solver_dm", unwanted=unwanted, on_sent=on_sent, on_failed=on_failed,
-                  on_cancelled=on_cancelled)
+                  on_cancelled=on_cancelled, on_requeued=on_requeued)

@@ -36,6 +36,15 @@ log = logging.getLogger(__name__)
 
 #: How long one page may take.
 PAGE_TIMEOUT_S = 10
+#: Seconds after a catch-up that met live traffic (any but the periodic one) before the relay is
+#: read once more: a relay may drop live events to a connection it is busy answering a catch-up
+#: on (issue 8: a re-read after a FLUSHALL mid-burst missed what came live meanwhile). The
+#: second read repeats while it still finds events the stream missed.
+SETTLE_AFTER_S = 5.0
+#: The reason of that second read.
+SETTLE = "settle"
+#: Reasons of the listener's own periodic catch-ups (no second read after them).
+PERIODIC = ("periodic", "busy")
 #: A bound on the pages of one relay's reading, against a relay that never runs out of "new"
 #: events (100,000 pages of 500 is far beyond any Mostro node's history).
 MAX_PAGES = 100_000
@@ -102,6 +111,7 @@ class CatchUp:
         self.listener = listener
         self._pending: dict[str, int] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._settles: dict[str, asyncio.TimerHandle] = {}
 
     @staticmethod
     def hold_name(url: str) -> str:
@@ -130,6 +140,8 @@ class CatchUp:
         return any(not t.done() for t in self._tasks.values())
 
     async def cancel(self) -> None:
+        for timer in self._settles.values():
+            timer.cancel()
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -137,7 +149,7 @@ class CatchUp:
     async def _run(self, url: str, reason: str) -> None:
         listener = self.listener
         while (base := self._pending.pop(url, None)) is not None:
-            started = time.monotonic()
+            started, started_at = time.monotonic(), clock.now()
             since = max(0, base - listener.cursor.overlap_s)
             try:
                 before = (await connections(listener.client)).get(url)
@@ -158,6 +170,11 @@ class CatchUp:
                 return
             if url not in self._pending:
                 listener.cursor.release(self.hold_name(url))
+                if reason not in PERIODIC and (reason != SETTLE or read.handed_over):
+                    # what the stream may have dropped came while this read ran
+                    listener.cursor.hold(self.hold_name(url), started_at, clock.now())
+                    self._settles[url] = asyncio.get_running_loop().call_later(
+                        SETTLE_AFTER_S, self.request, [url], None, SETTLE)
             log.info("caught_up", extra={
                 "relay": url, "reason": reason, "since": since, "pages": read.pages,
                 "events": read.events, "handed_over": read.handed_over,

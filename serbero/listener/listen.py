@@ -210,17 +210,30 @@ class Listener:
         self.relays.explain(url, await reachability(url))
 
     async def watch_redis(self) -> bool:
-        """While Redis is down, probe it; once it answers, read everything again from the
-        cursor (and the subscriptions that do not resume, once). True when it came back."""
-        if not self.redis.down:
-            return False
+        """While Redis is down, probe it; while it is up, check that it still holds what it
+        held (issue 8: a FLUSHALL emptied the queues and nothing was read again for five
+        minutes). Once it answers again, or is found emptied, read everything again from the
+        cursor (and the subscriptions that do not resume, once). True when it did."""
+        was_down = self.redis.down
         try:
-            await asyncio.to_thread(self.seen.ping)
+            if was_down:
+                await asyncio.to_thread(self.seen.ping)
+            # In this (the loop's) thread, so it never falls between an enqueue and its mark.
+            forgot = self.seen.forgot()
         except Exception as exc:
-            self.redis.failed(exc)
+            if was_down or is_connection_error(exc):
+                self.redis.failed(exc)
+                return False
+            raise
+        if was_down:
+            self.redis.ok()
+        elif forgot:
+            log.warning("redis_lost_data", extra={"action": "reading every relay again from "
+                                                            "the cursor"})
+        else:
             return False
-        self.redis.ok()
-        self.reconcile("redis_back")
+        reason = "redis_back" if was_down else "redis_lost_data"
+        self.reconcile(reason)
         self._spawn(self._refetch_live_only())
         return True
 

@@ -22,9 +22,14 @@ log = logging.getLogger(__name__)
 CURSOR_FLUSH_EVERY_S = 5
 #: Seconds between periodic catch-ups, in case the notification stream dropped events.
 RECONCILE_EVERY_S = 300
+#: The same, while events are coming: a relay can drop live events under a burst (issue 8:
+#: 13 of 1,000 in bench/chaos.py on a loaded machine), and a dropped one must be read within
+#: a minute, inside the cursor's overlap, not five.
+BUSY_RECONCILE_EVERY_S = 20
 #: Seconds between reads of the wanted subscriptions.
 WANTED_EVERY_S = 2
-#: Seconds between probes of a Redis that is down.
+#: Seconds between probes of Redis: is it back (while down), does it still hold its data (while
+#: up)?
 REDIS_PROBE_EVERY_S = 1.0
 #: How often the loop wakes up to run the ticker and watch the relays.
 LOOP_INTERVAL_S = 0.5
@@ -34,14 +39,15 @@ async def serve(listener: Listener, stop: asyncio.Event, *, ticker: Ticker | Non
     """Run the listener (and the ticker) until `stop` is set; always stop cleanly. No step of
     the loop can end it: each is logged and tried again at its next turn."""
     await listener.start()
-    last_flush = last_reconcile = last_probe = time.monotonic()
+    last_flush = last_reconcile = time.monotonic()
+    last_probe = 0.0  # at once: the first probe marks Redis, so a flush from then on shows
     last_wanted = last_flush - WANTED_EVERY_S  # read the wanted subscriptions at once
     try:
         while not stop.is_set():
             started = time.monotonic()
             with _step("relay_watch_failed"):
                 await listener.watch_relays()
-            if listener.redis.down and started - last_probe >= REDIS_PROBE_EVERY_S:
+            if started - last_probe >= REDIS_PROBE_EVERY_S:
                 last_probe = started
                 with _step("redis_probe_failed"):
                     await listener.watch_redis()
@@ -56,9 +62,12 @@ async def serve(listener: Listener, stop: asyncio.Event, *, ticker: Ticker | Non
             if started - last_flush >= CURSOR_FLUSH_EVERY_S:
                 last_flush = started
                 listener.save_cursor()
-            if started - last_reconcile >= RECONCILE_EVERY_S:
+            since_reconcile = started - last_reconcile
+            busy = (listener.last_event_at is not None
+                    and listener.last_event_at > time.time() - since_reconcile)
+            if since_reconcile >= (BUSY_RECONCILE_EVERY_S if busy else RECONCILE_EVERY_S):
                 last_reconcile = started
-                listener.reconcile()
+                listener.reconcile("busy" if busy else "periodic")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), LOOP_INTERVAL_S)
     finally:

@@ -21,8 +21,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from confusable_homoglyphs import confusables
-
 from serbero.mediation.redaction import contains_identifier
 from serbero.reasoning.types import SummaryResponse
 
@@ -69,7 +67,11 @@ class _Rule:
 
 @cache
 def _confusable_map() -> dict[int, str]:
-    """Non-ASCII characters that look like one ASCII letter or digit → that character."""
+    """Non-ASCII characters that look like one ASCII letter or digit → that character. The
+    data is imported here, on the first guard check: it costs a process about 8 MB, and the
+    listener and the workers of a deployment without mediation never need it."""
+    from confusable_homoglyphs import confusables
+
     table: dict[int, str] = {}
     for char, homoglyphs in confusables.confusables_data.items():
         if len(char) != 1 or char.isascii():

@@ -24,7 +24,7 @@ from serbero.messages import formats
 from serbero.messages.message import SolverMessage
 from serbero.nostr.keys import short
 from serbero.outbox import NOSTR, WEBHOOK, NewRow
-from serbero.outbox.purposes import Purpose
+from serbero.outbox.purposes import Purpose, nothing_to_undo
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ def _cancelled(kind: str) -> Callable[[Outbox, str, int], FollowUp | None]:
 
 OBSERVER_NOTICE = Purpose("observer_notice", unwanted=unwanted,
                           on_failed=_failed("observer_notice"),
-                          on_cancelled=_cancelled("observer_notice"))
+                          on_cancelled=_cancelled("observer_notice"),
+                          on_requeued=nothing_to_undo)
 WEBHOOK_NOTICE = Purpose("webhook_notice", lane=WEBHOOKS, unwanted=unwanted,
                          on_failed=_failed("webhook_notice"),
-                         on_cancelled=_cancelled("webhook_notice"))
+                         on_cancelled=_cancelled("webhook_notice"),
+                         on_requeued=nothing_to_undo)

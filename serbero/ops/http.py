@@ -31,6 +31,9 @@ SERVER_THREADS = 4
 SAFETY_HEADERS = (("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"),
                   ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"))
 
+#: The realm of `serbero dashboard`'s one token gate (the web view and the queues behind it).
+DASHBOARD_REALM = "serbero dashboard"
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 #: First retry delay after a transient failure; doubles per attempt up to the maximum.
 RETRY_BASE_S = 5
 RETRY_MAX_S = 300
-#: A row still unsent this long after it was written is given up as failed.
+#: A row still unsent this long after it was written (or requeued) is given up as failed.
 GIVE_UP_AFTER_S = 24 * 3600
 #: Rows re-published per outbox tick.
 SCAN_BATCH = 500
@@ -157,7 +157,7 @@ def cancel(row: Outbox, reason: str, now: int) -> FollowUp | None:
 def _record_failure(row: Outbox, exc: PublishError, now: int) -> tuple[str, FollowUp | None]:
     attempts = row.attempts + 1
     error = str(exc)[:500]
-    expired = now - row.created_at >= GIVE_UP_AFTER_S
+    expired = now - (row.requeued_at or row.created_at) >= GIVE_UP_AFTER_S
     if exc.permanent or expired:
         final = error if exc.permanent else f"gave up after {attempts} attempts: {error}"
         follow_up = None

@@ -55,6 +55,13 @@ class Purpose:
     on_sent: Callable[[Rows, int, Settings], FollowUp | None] = _nothing_sent
     on_failed: Callable[[Outbox, str, int], FollowUp | None] = _nothing
     on_cancelled: Callable[[Outbox, str, int], FollowUp | None] = _nothing
+    #: A failed row an operator put back in play (`outbox.requeue`); None: its rows cannot be
+    #: requeued (a take request or a handoff attempt has its own retries and deadlines).
+    on_requeued: Callable[[Outbox, int], None] | None = None
+
+
+def nothing_to_undo(row: Outbox, now: int) -> None:
+    """An `on_requeued` hook for rows whose failure left nothing to undo."""
 
 
 def per_row(still_wanted: Callable[[Outbox], str | None]) -> Callable[[Rows], dict[int, str]]:

@@ -3,7 +3,6 @@ the way: Redis down (issue 10, defect 7), a kill between two steps (defect 8), m
 a relay page holds, a crash right after start, a relay that comes back (issue 8, item 2)."""
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -17,9 +16,10 @@ from serbero.dedup import LocalSeen, RedisSeen
 from serbero.listener import Listener
 from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT
 from serbero.nostr.relays import connected_relays
+from serbero.simulators.link import CuttableLink
 from serbero.simulators.mostro_node import MostroNode, dispute_event
 from serbero.simulators.relay import start_relay
-from tests.conftest import NAMESPACE, _free_port
+from tests.conftest import NAMESPACE
 from tests.integration.test_pipeline import Serving, wait_until
 
 
@@ -59,6 +59,35 @@ def test_a_redis_outage_does_not_stop_the_listener(nostr_loop, relay, mostro, db
     finally:
         serving.stop()  # raises if the listener did not stop cleanly
     assert ListenerCursor.get_by_id("disputes").since >= int(time.time()) - 60
+
+
+def test_a_flushed_redis_is_noticed_and_what_it_held_is_handed_over_again_at_once(
+        nostr_loop, relay, mostro, db, make_settings, private_redis, caplog):
+    # issue 8 (bench/chaos.py scenario b): a FLUSHALL mid-burst emptied the queues while Redis
+    # kept answering, so nothing said "read again"; the jobs it held waited for the
+    # five-minute re-fetch (14 of 300 disputes still unnotified a minute later).
+    client, enqueue = private_queue(private_redis.url)
+    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
+    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: enqueue},
+                        seen=RedisSeen(client, f"{NAMESPACE}-{uuid.uuid4().hex[:6]}"))
+    serving = Serving(nostr_loop, listener)
+    try:
+        # Given disputes handed to the queue that no worker has applied yet
+        ids = {nostr_loop.run(mostro.open_dispute(), 10) for _ in range(3)}
+        wait_until(lambda: ids <= queued_ids(client), timeout=10)
+        # When Redis loses everything it held, and keeps answering
+        with caplog.at_level(logging.INFO, logger="serbero"):
+            client.flushall()
+            flushed = time.monotonic()
+            # Then the listener says so in one line and hands them over again within seconds
+            wait_until(lambda: ids <= queued_ids(client), timeout=10)
+            assert time.monotonic() - flushed < 5
+            wait_until(lambda: any(r.getMessage() == "caught_up"
+                                   and r.reason == "redis_lost_data" for r in caplog.records))
+        assert caplog.messages.count("redis_lost_data") == 1
+        assert "redis_unreachable" not in caplog.messages
+    finally:
+        serving.stop()
 
 
 def test_an_event_that_breaks_its_check_is_logged_and_the_next_one_is_handled(
@@ -202,40 +231,6 @@ def test_a_listener_killed_right_after_start_resumes_from_where_it_started(nostr
         nostr_loop.run(listener.client.shutdown(), 10)
 
 
-class CuttableLink:
-    """A TCP link from the listener to a relay that the test cuts (every connection dropped,
-    none accepted) and restores on the same port: the network fails, the relay goes on."""
-
-    def __init__(self, relay_url):
-        self.target = int(relay_url.rsplit(":", 1)[1])
-        self.port = _free_port()
-        self.url = f"ws://127.0.0.1:{self.port}"
-        self.server = None
-        self.writers = set()
-
-    async def open(self):
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        return self
-
-    async def cut(self):
-        for writer in list(self.writers):
-            writer.close()
-        self.server.close()
-        await self.server.wait_closed()
-
-    async def _serve(self, reader, writer):
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        self.writers |= {writer, up_writer}
-
-        async def pipe(source, sink):
-            with contextlib.suppress(OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 def test_a_relay_that_comes_back_is_read_again_at_once(nostr_loop, paged_relay, node, db,
                                                        make_settings, caplog):
     # issue 8, item 2: after a relay came back the listener waited for the five-minute
@@ -264,3 +259,79 @@ def test_a_relay_that_comes_back_is_read_again_at_once(nostr_loop, paged_relay, 
     finally:
         serving.stop()
         nostr_loop.run(link.cut(), 10)
+
+
+def test_a_catch_up_that_met_live_traffic_is_followed_by_a_second_read(
+        nostr_loop, relay, mostro, db, make_settings, monkeypatch):
+    # issue 8 (bench/chaos.py scenario b): a relay busy answering a catch-up dropped live
+    # events to that connection (22 of 300 in a burst); nothing read them for five minutes.
+    from dataclasses import replace
+
+    from serbero.listener import catchup
+    from serbero.listener.subscriptions import deployment
+
+    monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 2.0)
+    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
+    dropped = str(uuid.uuid4())
+    disputes = deployment(settings)[0]
+    live_copies = []
+
+    def check(raw):  # the live copy of `dropped` is lost on the way, as a relay drops it
+        if dropped in raw and not live_copies:
+            live_copies.append(raw)
+            raise RuntimeError("dropped")
+        return disputes.check(raw)
+
+    handed = []
+    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append},
+                        seen=LocalSeen(), subscriptions=[replace(disputes, check=check)])
+    serving = Serving(nostr_loop, listener)
+    try:
+        wait_until(lambda: not listener.catch_up.running())
+        # Given a dispute whose live copy the listener never gets, right after its start-up
+        # reading
+        nostr_loop.run(mostro.open_dispute(dispute_id=dropped), 10)
+        wait_until(lambda: live_copies, timeout=5)
+        # Then the second read hands it over within seconds, not at the periodic catch-up
+        wait_until(lambda: any(dropped in raw for raw in handed), timeout=5)
+    finally:
+        serving.stop()
+    assert len(handed) == 1
+
+
+def test_while_events_come_an_event_the_stream_dropped_is_read_within_seconds(
+        nostr_loop, relay, mostro, db, make_settings, monkeypatch):
+    # issue 8 (bench/chaos.py scenario a, long form, loaded machine): the relay dropped 13 of
+    # 1,000 live events with no catch-up running; they waited for the five-minute re-read.
+    from dataclasses import replace
+
+    from serbero.listener import catchup, service
+    from serbero.listener.subscriptions import deployment
+
+    monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 3600.0)  # only the busy re-read is left
+    monkeypatch.setattr(service, "BUSY_RECONCILE_EVERY_S", 1)
+    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
+    dropped = str(uuid.uuid4())
+    disputes = deployment(settings)[0]
+    live_copies = []
+
+    def check(raw):  # the live copy of `dropped` is lost on the way, as a relay drops it
+        if dropped in raw and not live_copies:
+            live_copies.append(raw)
+            raise RuntimeError("dropped")
+        return disputes.check(raw)
+
+    handed = []
+    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append},
+                        seen=LocalSeen(), subscriptions=[replace(disputes, check=check)])
+    serving = Serving(nostr_loop, listener)
+    try:
+        wait_until(lambda: not listener.catch_up.running())
+        # Given disputes coming in, one of which the stream drops
+        nostr_loop.run(mostro.open_dispute(), 10)
+        nostr_loop.run(mostro.open_dispute(dispute_id=dropped), 10)
+        wait_until(lambda: live_copies, timeout=5)
+        # Then the busy re-read hands it over within seconds
+        wait_until(lambda: any(dropped in raw for raw in handed), timeout=5)
+    finally:
+        serving.stop()

@@ -59,8 +59,14 @@ def stop_when_logged(proc, log, needle, timeout_s=20.0):
 
 def test_records_are_one_line_each_with_the_traceback_inside_in_both_formats(tmp_path, relay):
     started = {fmt: start_listener(tmp_path, relay, fmt) for fmt in ("json", "logfmt")}
-    lines = {fmt: stop_when_logged(*started[fmt], "wanted_subscription_change_failed")
-             for fmt in started}
+    try:
+        lines = {fmt: stop_when_logged(*started[fmt], "wanted_subscription_change_failed")
+                 for fmt in started}
+    finally:  # the second listener too, when the first one's wait failed
+        for proc, _ in started.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     # JSON: every line is one object; the traceback is its `exc` field
     records = [json.loads(line) for line in lines["json"]]
     assert all({"time", "level", "logger", "event"} <= set(r) for r in records)

@@ -160,3 +160,27 @@ def test_only_loopback_addresses_count_as_loopback():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("::")
     assert not is_loopback("10.1.2.3") and not is_loopback("no-such-host.invalid")
+
+
+def test_with_a_configuration_the_web_view_is_served_beside_the_queues(broker, db, config_file,
+                                                                       server_process):
+    # issue 9: one process, one token, the web view under /web/ and the queues at /
+    server = server_process(["dashboard", "-c", str(config_file), "--port", "0"],
+                            {"SERBERO_DASHBOARD_TOKEN": TOKEN})
+    web = http(server.url + "/web/", token=TOKEN)
+    assert web.status == 200 and 'href="/">Queues</a>' in web.body
+    assert listed_queues(http(server.url + "/", token=TOKEN).body) == expected_queues()
+    for path in ("/web/", "/web/charts", "/"):
+        assert http(server.url + path).status == 401
+        assert http(server.url + path, token=TOKEN + "x").status == 401
+    stderr = server.stop()
+    assert "Traceback" not in stderr and TOKEN not in stderr
+
+
+def test_without_redis_or_a_configuration_the_dashboard_says_what_it_needs(tmp_path):
+    from tests.conftest import run_serbero
+
+    done = run_serbero("dashboard", "--port", "0", cwd=tmp_path,
+                       env={"SERBERO_DASHBOARD_TOKEN": TOKEN})
+    assert done.returncode == 2
+    assert "SERBERO_REDIS_URL: not set" in done.stderr and "--config" in done.stderr

@@ -12,6 +12,7 @@ import pytest
 
 from serbero import config
 from serbero.errors import ConfigError
+from serbero.reasoning import bundle as bundle_files
 from serbero.reasoning.spec import chain_specs
 
 BASE: dict[str, Any] = {
@@ -97,11 +98,21 @@ def test_every_problem_is_reported_at_once():
     assert len(found) == 3
 
 
-def test_prompts_default_to_the_shipped_bundle():
+def test_prompts_default_to_the_bundle_installed_with_the_package():
     s = load({})
-    assert s.prompts.system_instructions_path == "config/prompts/phase3-system.md"
-    assert Path(__file__).resolve().parents[2].joinpath(
-        s.prompts.classification_policy_path).is_file()
+    checkout = Path(__file__).resolve().parents[2] / "config" / "prompts"
+    for _, key in bundle_files.FIELDS:
+        shipped = Path(getattr(s.prompts, key))
+        assert shipped.is_absolute()
+        assert shipped.read_bytes() == (checkout / shipped.name).read_bytes()
+
+
+def test_relative_prompt_paths_are_taken_from_the_config_files_directory(tmp_path):
+    prompts = {"system_instructions_path": "mine/system.md",
+               "mediation_style_path": "/abs/style.md"}
+    s = config.from_mapping({**BASE, "prompts": prompts}, {}, path=tmp_path / "serbero.toml")
+    assert s.prompts.system_instructions_path == str(tmp_path / "mine" / "system.md")
+    assert s.prompts.mediation_style_path == "/abs/style.md"
 
 
 def test_the_sample_fallback_loads_once_uncommented():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,16 +72,28 @@ class ProtocolVersion:
                                expiration=expiration)
 
 
-_versions: dict[str, ProtocolVersion] = {}
+_versions: dict[str, ProtocolVersion] | None = None
+_loading = threading.Lock()
 
 
 def _registry() -> dict[str, ProtocolVersion]:
-    if not _versions:
-        for info in pkgutil.iter_modules(__path__):
-            if info.name.startswith("v") and info.name[1:].isdigit():
-                version = importlib.import_module(f"{__name__}.{info.name}").VERSION
-                _versions[version.name] = version
-    return _versions
+    """Every version, found once per process. Built aside and published whole: a worker's
+    threads asking at once must never see it half filled (issue 8: a fresh worker process
+    refused its first notices with "unknown transport 'v2'" while another thread was still
+    loading v2)."""
+    global _versions  # noqa: PLW0603
+    found = _versions
+    if found is None:
+        with _loading:
+            if _versions is None:
+                loaded = {}
+                for info in pkgutil.iter_modules(__path__):
+                    if info.name.startswith("v") and info.name[1:].isdigit():
+                        version = importlib.import_module(f"{__name__}.{info.name}").VERSION
+                        loaded[version.name] = version
+                _versions = loaded
+            found = _versions
+    return found
 
 
 def get(name: str) -> ProtocolVersion:

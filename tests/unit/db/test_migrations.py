@@ -100,6 +100,9 @@ def test_a_database_of_main_before_the_channels_merge_upgrades_with_its_rows(bla
     # When the merged version starts (v4 lands after v5)
     monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m[0] <= 5])
     assert migrate(blank_db) == [4]
+    # (and the later versions, whose columns today's models read: v0007's outbox.requeued_at)
+    monkeypatch.setattr(migrations, "available", lambda: every)
+    assert 4 not in migrate(blank_db)
     # Then the row reads in the new names, as a nostr row, and the reasoning tables are intact
     with blank_db.bind_ctx([Outbox, ProviderHealth]):
         row = Outbox.get()
@@ -121,3 +124,22 @@ def test_a_database_of_issue_11_before_the_reasoning_merge_gains_the_reasoning_t
     assert migrate(blank_db) == [5]
     assert {"reasoning_calls", "reasoning_health", "wanted_subscriptions"} <= \
         set(blank_db.get_tables())
+
+
+def test_a_deployment_at_version_8_gets_the_web_views_version_7(backend, db):
+    # issue 9: v0007 (web view indexes, outbox.requeued_at) lands after v0008 was applied
+    from serbero.db import migrations
+    from serbero.db.models import Outbox
+
+    db.execute_sql("DELETE FROM schema_version WHERE version = 7")
+    for statement in ("DROP INDEX idx_disputes_detected", "DROP INDEX idx_disputes_assigned",
+                      "DROP INDEX idx_state_transitions_to_state",
+                      "DROP INDEX idx_outbox_status_dispute",
+                      "ALTER TABLE outbox DROP COLUMN requeued_at"):
+        db.execute_sql(statement)
+    db.execute_sql("INSERT INTO outbox (channel, purpose, recipient, message_id, body, status, "
+                   "attempts, created_at, next_attempt_at) VALUES "
+                   "('nostr', 'solver_dm', 'r', 'm', '{}', 'failed', 9, 1, 1)")
+    assert migrations.migrate(db) == [7]
+    row = Outbox.get(Outbox.message_id == "m")
+    assert (row.status, row.requeued_at) == ("failed", None)

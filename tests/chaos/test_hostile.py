@@ -1,0 +1,43 @@
+"""Hostile load, short form of `bench/chaos.py --hostile` (issue 8, item 3): hypothesis-drawn
+invalid events through the real listener and workers; no crash, no row changed, every rejection
+counted by reason, and a valid dispute afterwards is notified at once."""
+
+import chaos
+import hostile
+
+#: The suite's count; the bench runs 10,000.
+EVENTS = 500
+#: The bench holds the latency target (500 ms); the suite, on a shared machine, a looser one.
+LATENCY_S = 3.0
+
+
+def test_hostile_events_change_nothing_crash_nothing_and_are_counted(nostr_loop, redis_server):
+    lines = []
+    result = nostr_loop.run(hostile.run(EVENTS, chaos.Options(disputes=1, threads=4),
+                                        lines.append), 240)
+    assert result["processes_alive"] and result["drained"], (result, lines)
+    assert result["error_lines"] == [], result
+    assert result["changed_tables"] == {}, result
+    assert result["rejections_total"] >= result["must_be_counted"], result
+    assert {"malformed_json", "bad_signature", "missing_tag", "mostro_decrypt_failed"} <= set(
+        result["rejections"]), result
+    assert result["valid_dispute_latency_s"] < LATENCY_S, result
+
+
+def test_every_drawn_event_is_invalid_and_every_route_is_drawn():
+    from nostr_sdk import Keys
+
+    from serbero.disputes.events import parse_dispute_event
+    from serbero.errors import EventRejected
+
+    mostro = Keys.generate()
+    cases = hostile.generate(300, mostro, Keys.generate().public_key().to_hex())
+    assert {route for route, _ in cases} == set(hostile.ACTORS)
+    for route, raw in cases:
+        if route == "dispute":
+            try:
+                parse_dispute_event(raw, mostro_pubkey=mostro.public_key().to_hex(),
+                                    now=int(__import__("time").time()))
+            except EventRejected:
+                continue
+            raise AssertionError(f"a valid dispute event was drawn: {raw[:300]}")
