@@ -443,6 +443,8 @@ def disputes_show(config_path: Path | None, dispute_id: str) -> None:
         ("assigned_solver", d.assigned_solver or "-"), ("opened_at", _when(d.opened_at)),
         ("event_timestamp", _when(d.event_timestamp)), ("detected_at", _when(d.detected_at)),
         ("last_notified_at", _when(d.last_notified_at)), ("reminders_sent", d.renotify_count),
+        ("acknowledged_by", d.acknowledged_by or "-"),
+        ("acknowledged_at", _when(d.acknowledged_at)),
     ]:
         click.echo(f"{label:17} {value}")
     click.echo("\ntimeline (UTC):")

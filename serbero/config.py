@@ -36,6 +36,8 @@ from serbero.reasoning.limits import (
     chain_budget_s,
     unknown_provider_message,
 )
+from serbero.tiers import config as tiers_config
+from serbero.tiers.config import TierEntry
 
 #: Where the configuration is read from when SERBERO_CONFIG is not set.
 DEFAULT_CONFIG_PATH = "config.toml"
@@ -85,6 +87,11 @@ def _at_least_one(value: float) -> str | None:
 def _check(fn: Callable[[Any], str | None]) -> dict[str, Any]:
     """Field metadata naming the validator `_build` runs on the value."""
     return {"check": fn}
+
+
+def _entries(cls: type) -> dict[str, Any]:
+    """Field metadata: the key holds an array of tables, each built as `cls`."""
+    return {"entries": cls}
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,8 @@ class SolverEntry:
     permission: str = "read"
     #: The form of this solver's messages; empty: `[notifications].format`.
     format: str = ""
+    #: `{tz, from, to}`: a daily window in which tiers skip this solver (serbero.tiers.quiet).
+    quiet_hours: dict = field(default_factory=dict, hash=False)
 
     @property
     def hex_pubkey(self) -> str | None:
@@ -188,6 +197,10 @@ class NotificationsSection:
     #: mostro-v2: protocol-v2 `send-dm` (kind 14) that Mostro clients show in their Serbero
     #: pane; nip17-original: the original's texts, byte for byte, as NIP-17 gift wraps.
     format: str = field(default=MOSTRO_V2, metadata=_check(_notice_format))
+    #: How often the solver who acknowledged a dispute is reminded until it is taken.
+    ack_reminder_seconds: int = field(default=1800, metadata=_check(_positive))
+    #: The escalation chain; empty: every solver hears at once, as the original does.
+    tiers: tuple[TierEntry, ...] = field(default=(), metadata=_entries(TierEntry))
 
 
 def _webhook_timeout(value: float) -> str | None:
@@ -276,11 +289,6 @@ def _retries(value: int) -> str | None:
 
 def _not_negative_number(value: float) -> str | None:
     return None if value >= 0 else f"must not be negative (got {value})"
-
-
-def _entries(cls: type) -> dict[str, Any]:
-    """Field metadata: the key holds an array of tables, each built as `cls`."""
-    return {"entries": cls}
 
 
 @dataclass(frozen=True)
@@ -647,6 +655,8 @@ def from_mapping(
     observers = _observers(arrays["observers"], problems, warnings)
     _refuse_own_key(serbero_pubkey, solvers, observers, problems)
     webhooks = _webhooks(arrays["webhooks"], env, problems)
+    tiers_config.check(sections["notifications"].tiers, solvers, observers=observers,
+                       webhooks=webhooks, problems=problems, warnings=warnings)
     db_url = _database_url(serbero, env, problems, base=path.parent if path else None)
     service = _service(env, problems)
     level = _log_level(service["env_log_level"] or serbero.log_level, problems)

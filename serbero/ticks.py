@@ -19,6 +19,7 @@ from serbero.followup import NOTHING, FollowUp
 from serbero.mediation import daemon as mediation_daemon
 from serbero.mostro import daemon as mostro_daemon
 from serbero.runtime import Runtime
+from serbero.tiers import steps as tier_steps
 
 #: Seconds between outbox re-publication scans.
 OUTBOX_PERIOD_S = 5
@@ -26,6 +27,8 @@ OUTBOX_PERIOD_S = 5
 UNNOTIFIED_PERIOD_S = 30
 #: Seconds between mediation's scans (lost timers, take answers, subscriptions, starts).
 MEDIATION_PERIOD_S = 5
+#: Seconds between scans for tier steps whose delayed message was lost (issue 9).
+TIERS_PERIOD_S = 10
 
 
 #: Queues a periodic job runs on: `ticks` for scans, `mediation` for a job that calls a model
@@ -57,6 +60,8 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("unnotified", lambda s: UNNOTIFIED_PERIOD_S,
                 lambda rt, now: reminders.retry_unnotified(now, rt.settings, rt.signer)),
     PeriodicJob("outbox", lambda s: OUTBOX_PERIOD_S, lambda rt, now: outbox.claim_due(now)),
+    PeriodicJob("tiers", lambda s: TIERS_PERIOD_S,
+                lambda rt, now: tier_steps.scan_due(now, rt.settings, rt.signer)),
     PeriodicJob("escalation", lambda s: s.escalation.dispatch_interval_seconds, escalation.tick),
     PeriodicJob("mostro_takes", lambda s: mostro_daemon.SWEEP_PERIOD_S, mostro_daemon.sweep),
     PeriodicJob("reasoning_health", lambda s: s.reasoning.health_check_interval_seconds,

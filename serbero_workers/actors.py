@@ -10,8 +10,10 @@ from __future__ import annotations
 import dramatiq
 
 from serbero import clock, ticks
+from serbero.acks import inbox as acks
 from serbero.disputes import ingest
 from serbero.mediation import daemon as mediation_daemon
+from serbero.tiers import steps
 from serbero_workers import wiring
 from serbero_workers.wiring import follow_up, runtime
 
@@ -42,6 +44,22 @@ def ingest_chat_event(event_json: str) -> None:
     evaluation it may arm runs on `mediation`). Behind dispute events in a worker's queue
     (priority 10, as mediation's jobs): a chatting session never delays a notice."""
     follow_up(mediation_daemon.chat_event(event_json, runtime(), clock.now()))
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)
+def ingest_solver_reply(event_json: str) -> None:
+    """Apply one DM a configured solver sent Serbero: an acknowledgement, or ignored (a reply
+    is never a command)."""
+    rt = runtime()
+    follow_up(acks.ingest(event_json, settings=rt.settings, signer=rt.signer, now=clock.now()))
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name="notify", **RETRIED)
+def notification_step(dispute_id: str, token: str) -> None:
+    """One delayed step of a dispute's tier chain; a stale token does nothing."""
+    rt = runtime()
+    follow_up(steps.step(dispute_id, token, settings=rt.settings, signer=rt.signer,
+                         now=clock.now()))
 
 
 @dramatiq.actor(broker=wiring.broker(), queue_name="notify", **RETRIED)

@@ -23,7 +23,11 @@ from serbero.config import ServiceSettings, Settings
 from serbero.dedup import LocalSeen, RedisSeen
 from serbero.followup import ESCALATION, MEDIATION, NOTIFY, WEBHOOKS, FollowUp
 from serbero.listener import Listener, serve
-from serbero.listener.subscriptions import INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT
+from serbero.listener.subscriptions import (
+    INGEST_DISPUTE_EVENT,
+    INGEST_MOSTRO_EVENT,
+    INGEST_SOLVER_REPLY,
+)
 from serbero.mediation.subscriptions import TARGET as INGEST_CHAT_EVENT
 from serbero.runtime import Runtime
 from serbero.ticker import LocalClaims, RedisClaims, Ticker
@@ -39,7 +43,7 @@ LANES = {NOTIFY: "publish_outbox_row", ESCALATION: "publish_handoff_dm",
          WEBHOOKS: "publish_webhook_row", MEDIATION: "publish_mediation_row"}
 #: The actors that take a raw event: the targets of the listener's subscriptions, static or
 #: wanted (a wanted subscription naming anything else is refused by the listener).
-EVENT_TARGETS = (INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT, INGEST_CHAT_EVENT)
+EVENT_TARGETS = (INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT, INGEST_CHAT_EVENT, INGEST_SOLVER_REPLY)
 #: A periodic job's queue → the actor that runs it there (ticks.JOBS names each job's queue).
 TICK_ACTORS = {ticks.TICKS: "run_tick", ticks.MEDIATION: "run_mediation_tick"}
 #: Modules of this package that declare no actors; every other one is imported by `install`.

@@ -48,6 +48,9 @@ class Dispute(BaseModel):
     next_renotify_at = BigIntegerField(null=True)
     notify_rounds = IntegerField(default=0)
     next_notify_at = BigIntegerField(null=True)
+    #: The first solver to acknowledge it (hex) and when (issue 9); set once.
+    acknowledged_by = TextField(null=True)
+    acknowledged_at = BigIntegerField(null=True)
 
     class Meta:
         table_name = "disputes"

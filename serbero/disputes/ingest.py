@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from nostr_sdk import Keys
 
 from serbero import clock, rejections
+from serbero.acks import inbox as ack_inbox
+from serbero.acks import record
+from serbero.acks.models import DISPUTE, TAKE
 from serbero.config import Settings
 from serbero.db.connection import database
 from serbero.db.models import Dispute, ProcessedInput, Transition, audit
@@ -24,6 +27,7 @@ from serbero.disputes.reminders import INITIAL_RETRY_BASE_S
 from serbero.errors import EventRejected
 from serbero.followup import NOTHING, FollowUp
 from serbero.mediation import revisions
+from serbero.tiers import steps as tier_steps
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +82,8 @@ def _sign_initial_notices(event: DisputeEvent, settings: Settings, signer: Keys,
     """Sign an opening dispute's initial notices before the transaction takes the write lock:
     signing is the slowest step, and other workers can write meanwhile. (A replayed opening
     wastes its signatures; the listener keeps replays rare.)"""
-    if event.status != "initiated":
-        return None
+    if event.status != "initiated" or tier_steps.enabled(settings):
+        return None  # tiers choose their audience inside the transaction (load, quiet hours)
     return notify.sign(_as_recorded(event), notices.INITIAL, settings=settings, signer=signer,
                        now=now)
 
@@ -102,9 +106,13 @@ def _apply(event: DisputeEvent, settings: Settings, signer: Keys, now: int,
             return _result("duplicate_dispute", event.dispute_id)
         log.info("detected new dispute", extra={"dispute_id": event.dispute_id,
                                                  "initiator": event.initiator})
-        return _result("detected", event.dispute_id, notify.fan_out(
-            _as_recorded(event), notices.INITIAL, settings=settings, signer=signer, now=now,
-            signed=signed).then(revisions.detected(event.dispute_id, settings, now)))
+        first = (tier_steps.start(_as_recorded(event), settings=settings, signer=signer,
+                                  now=now)
+                 if tier_steps.enabled(settings) else
+                 notify.fan_out(_as_recorded(event), notices.INITIAL, settings=settings,
+                                signer=signer, now=now, signed=signed))
+        return _result("detected", event.dispute_id,
+                       first.then(revisions.detected(event.dispute_id, settings, now)))
     if not created and not _advance_revision(event):
         log.info("stale_revision_ignored", extra={
             "dispute_id": event.dispute_id, "status": event.status, "event_id": event.event_id})
@@ -176,8 +184,18 @@ def _take(event: DisputeEvent, settings: Settings, signer: Keys, now: int) -> In
             event.dispute_id, notices.ASSIGNMENT, settings, signer, now, takeover=True))
     log.info("assignment_detected", extra={"dispute_id": event.dispute_id,
                                            "assigned_solver": event.solver or "unknown"})
+    _acknowledged_by_take(event, settings, signer, now)
     return _result("taken", event.dispute_id,
                    _notify(event.dispute_id, notices.ASSIGNMENT, settings, signer, now))
+
+
+def _acknowledged_by_take(event: DisputeEvent, settings: Settings, signer: Keys,
+                          now: int) -> None:
+    """A take names its solver (a `p` tag): if a configured one, it is their acknowledgement
+    too (issue 9), so time-to-acknowledge counts it. Current mostrod names no solver."""
+    if event.solver is not None and event.solver in ack_inbox.solver_keys(settings):
+        record.acknowledge(event.dispute_id, event.solver, scope=DISPUTE, source=TAKE,
+                           settings=settings, signer=signer, now=now)
 
 
 def _retaken(event: DisputeEvent) -> bool:

@@ -9,7 +9,7 @@ holds the `solver_dm` hooks, called by the outbox around publication.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from nostr_sdk import Event, Keys
@@ -19,7 +19,7 @@ from serbero.config import Settings, SolverEntry
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
 from serbero.disputes.relevance import unwanted
-from serbero.disputes.renotify import first_renotify_at, following_renotify_at
+from serbero.disputes.renotify import after_initial, after_round
 from serbero.followup import FollowUp, Publish
 from serbero.messages import copies, formats
 from serbero.messages.message import SolverMessage
@@ -62,13 +62,16 @@ class Signed:
 
 
 def sign(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Keys, now: int,
-         takeover: bool = False, with_copies: bool = True) -> Signed:
-    """The notice for every solver whose pubkey parses (each in their form) and, unless
-    `with_copies` is off, its copies for observers and webhooks. Touches no state."""
+         takeover: bool = False, with_copies: bool = True,
+         to: Collection[str] | None = None) -> Signed:
+    """The notice for every solver whose pubkey parses (each in their form; only those whose
+    hex pubkey is in `to`, when given) and, unless `with_copies` is off, its copies for
+    observers and webhooks. Touches no state."""
     message = notices.message(dispute, notif_type, now, takeover=takeover)
     events = {hex_pubkey: formats.build(message, settings.solver_format(solver), signer=signer,
                                         recipient=hex_pubkey, now=now)
-              for solver, hex_pubkey, _ in recipients(settings.solvers) if hex_pubkey is not None}
+              for solver, hex_pubkey, _ in recipients(settings.solvers)
+              if hex_pubkey is not None and (to is None or hex_pubkey in to)}
     extra = copies.rows(message, settings=settings, signer=signer, now=now) \
         if with_copies else []
     return Signed(message, events, extra)
@@ -76,17 +79,20 @@ def sign(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Keys,
 
 def fan_out(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Keys, now: int,
             include_invalid: bool = True, signed: Signed | None = None,
-            takeover: bool = False, with_copies: bool = True) -> FollowUp:
-    """Store the notice for every solver (signed here, or already by `sign`) and its copies,
-    record a pending notification per solver, and return what to publish after commit. A
-    solver whose pubkey does not parse gets a failed notification (`invalid pubkey: …`) and
-    never blocks the others (NOTIF-4)."""
+            takeover: bool = False, with_copies: bool = True,
+            to: Collection[str] | None = None) -> FollowUp:
+    """Store the notice for every solver (signed here, or already by `sign`; only the hex
+    pubkeys in `to`, when given: a tier's audience) and its copies, record a pending
+    notification per solver, and return what to publish after commit. A solver whose pubkey
+    does not parse gets a failed notification (`invalid pubkey: …`) and never blocks the
+    others (NOTIF-4)."""
     signed = signed or sign(dispute, notif_type, settings=settings, signer=signer, now=now,
-                            takeover=takeover, with_copies=with_copies)
+                            takeover=takeover, with_copies=with_copies, to=to)
     valid, failed = [], []
     for solver, hex_pubkey, error in recipients(settings.solvers):
         if hex_pubkey is not None:
-            valid.append((solver, hex_pubkey, signed.solvers[hex_pubkey]))
+            if to is None or hex_pubkey in to:
+                valid.append((solver, hex_pubkey, signed.solvers[hex_pubkey]))
         elif include_invalid:
             failed.append(dict(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
                                status="failed", error_message=f"invalid pubkey: {error}",
@@ -145,9 +151,12 @@ def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> FollowUp | 
                                              "notif_type": row.notice_type})
     for dispute_id in dict.fromkeys(r.dispute_id for r in rows
                                     if r.notice_type == notices.INITIAL):
+        acknowledged = Dispute.select(Dispute.acknowledged_at).where(
+            Dispute.dispute_id == dispute_id).scalar() is not None
         lifecycle.transition(dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
                              at=now, last_notified_at=now, next_notify_at=None,
-                             next_renotify_at=first_renotify_at(now, settings.timeouts))
+                             next_renotify_at=after_initial(now, settings,
+                                                            acknowledged=acknowledged))
     rounds: dict[str, int] = {}
     for row in rows:
         if row.notice_type == notices.RENOTIFICATION:
@@ -166,7 +175,7 @@ def _count_reminder_round(dispute_id: str, written_at: int, now: int, settings: 
             or (dispute.last_notified_at is not None and dispute.last_notified_at >= written_at)):
         return
     sent = dispute.renotify_count + 1
-    next_at = following_renotify_at(now, sent, settings.timeouts)
+    next_at = after_round(now, sent, settings, acknowledged=dispute.acknowledged_at is not None)
     not_counted = Dispute.last_notified_at.is_null() | (Dispute.last_notified_at < written_at)
     won = (Dispute.update(renotify_count=sent, next_renotify_at=next_at,
                           last_notified_at=max(now, written_at))

@@ -17,6 +17,8 @@ RELEVANT_IN = {
     notices.ASSIGNMENT: frozenset({lifecycle.TAKEN, lifecycle.WAITING, lifecycle.ESCALATED}),
     notices.RESOLUTION: frozenset(lifecycle.STATES),
     notices.MEDIATING: frozenset({lifecycle.TAKEN}),
+    notices.TIER_REMINDER: frozenset({lifecycle.NEW, lifecycle.NOTIFIED}),
+    notices.ACKNOWLEDGED: frozenset({lifecycle.NEW, lifecycle.NOTIFIED, lifecycle.ESCALATED}),
 }
 
 

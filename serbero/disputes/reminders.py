@@ -24,7 +24,7 @@ from serbero.db.connection import database
 from serbero.db.models import Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
 from serbero.disputes.notify import fan_out, pending_notices
-from serbero.disputes.renotify import interval_s
+from serbero.disputes.renotify import reminder_interval_s
 from serbero.followup import FollowUp, combine
 
 log = logging.getLogger(__name__)
@@ -45,16 +45,19 @@ def initial_retry_delay_s(rounds: int) -> int:
 def renotify_due(now: int, settings: Settings, signer: Keys) -> FollowUp:
     """Write the next reminder for every `notified` dispute whose reminder is due, replacing
     one still pending from an earlier, undelivered round."""
-    due = (Dispute.select(Dispute.dispute_id, Dispute.renotify_count, Dispute.next_renotify_at)
+    due = (Dispute.select(Dispute.dispute_id, Dispute.renotify_count, Dispute.next_renotify_at,
+                          Dispute.acknowledged_by)
            .where((Dispute.lifecycle_state == lifecycle.NOTIFIED)
                   & Dispute.next_renotify_at.is_null(False)
                   & (Dispute.next_renotify_at <= now))
            .order_by(Dispute.next_renotify_at).limit(SCAN_BATCH))
     follow_ups: list[FollowUp] = []
-    for dispute_id, sent, due_at in list(due.tuples()):
+    for dispute_id, sent, due_at, acknowledger in list(due.tuples()):
+        # Once a solver acknowledged the dispute, only they are reminded, on their schedule.
+        interval = reminder_interval_s(sent, settings, acknowledged=acknowledger is not None)
         with database.atomic():
             # Until a relay accepts it, the round is due again after its own interval.
-            won = (Dispute.update(next_renotify_at=now + interval_s(sent, settings.timeouts))
+            won = (Dispute.update(next_renotify_at=now + interval)
                    .where((Dispute.dispute_id == dispute_id) & (Dispute.renotify_count == sent)
                           & (Dispute.next_renotify_at == due_at)
                           & (Dispute.lifecycle_state == lifecycle.NOTIFIED)).execute())
@@ -64,7 +67,9 @@ def renotify_due(now: int, settings: Settings, signer: Keys) -> FollowUp:
                          if (follow_up := outbox.cancel(row, STALE_REMINDER, now)) is not None]
             dispute = Dispute.get_by_id(dispute_id)
             follow_up = fan_out(dispute, notices.RENOTIFICATION, settings=settings,
-                                signer=signer, now=now, include_invalid=False)
+                                signer=signer, now=now, include_invalid=False,
+                                to=None if acknowledger is None else {acknowledger},
+                                with_copies=acknowledger is None)
             if follow_up.publish:
                 log.info("renotification_round", extra={
                     "dispute_id": dispute_id, "round": sent + 1, "replaced": len(cancelled)})
@@ -76,6 +81,13 @@ def _initial_in_flight(dispute_id: str) -> bool:
     return (Outbox.select().join(Notification, on=(Notification.outbox == Outbox.id))
             .where((Outbox.dispute == dispute_id) & (Outbox.status == "pending")
                    & (Notification.notif_type == notices.INITIAL)).exists())
+
+
+def _tier_audience(dispute_id: str) -> set[str]:
+    """With tiers, a retried initial notice goes to whom the tiers chose, never to everyone."""
+    return {r for (r,) in Outbox.select(Outbox.recipient).where(
+        (Outbox.dispute == dispute_id) & (Outbox.notice_type == notices.INITIAL)
+        & (Outbox.purpose == "solver_dm")).tuples()}
 
 
 def retry_unnotified(now: int, settings: Settings, signer: Keys) -> FollowUp:
@@ -102,7 +114,9 @@ def retry_unnotified(now: int, settings: Settings, signer: Keys) -> FollowUp:
                 continue  # another scan took this round
             dispute = Dispute.get_by_id(dispute_id)
             follow_up = fan_out(dispute, notices.INITIAL, settings=settings, signer=signer,
-                                now=now, include_invalid=False, with_copies=False)
+                                now=now, include_invalid=False, with_copies=False,
+                                to=_tier_audience(dispute_id) if settings.notifications.tiers
+                                else None)
             if follow_up.publish:  # with no valid solver, fan_out explained it once
                 audit("initial_notification_retried", dispute_id=dispute_id, at=now,
                       round=rounds + 1, notices=len(follow_up.publish))

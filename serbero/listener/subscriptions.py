@@ -16,15 +16,23 @@ from nostr_sdk import Filter, Kind, PublicKey, Timestamp
 
 from serbero import clock
 from serbero.config import Settings
-from serbero.disputes.events import DISPUTE_KIND, parse_dispute_event
+from serbero.disputes.events import DISPUTE_KIND, load_verified_event, parse_dispute_event
+from serbero.errors import EventRejected
 from serbero.mostro import daemon as mostro_daemon
+from serbero.mostro.transport import MAX_EVENT_CHARS
 
 #: Targets: the jobs events are handed to (the wiring maps each to an actor).
 INGEST_DISPUTE_EVENT = "ingest_dispute_event"
 INGEST_MOSTRO_EVENT = "ingest_mostro_event"
+INGEST_SOLVER_REPLY = "ingest_solver_reply"
 
 DISPUTES = "serbero-disputes"
 MOSTRO = mostro_daemon.SUBSCRIPTION_ID
+SOLVERS = "serbero-solvers"
+#: The kind of a v2 `send-dm` a solver's client sends.
+SOLVER_DM_KIND = 14
+#: Replies older than this are not read on (re)subscribing: an acknowledgement is about now.
+SOLVER_REPLY_LOOKBACK_S = 3600
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,34 @@ def mostro_node(settings: Settings) -> Subscription:
         at_start=lambda client: mostro_daemon.startup_check(client, settings, clock.now()))
 
 
+def solver_replies(settings: Settings) -> Subscription | None:
+    """What configured solvers send Serbero as v2 `send-dm`s (kind 14 from their own keys):
+    acknowledgements (issue 9). Their NIP-17 gift wraps come on the node's subscription, which
+    already selects every wrap to Serbero by `#p`. None without a solver key to follow."""
+    keys = sorted({s.hex_pubkey for s in settings.solvers if s.hex_pubkey})
+    if not keys:
+        return None
+    authors = [PublicKey.parse(k) for k in keys]
+    me = PublicKey.parse(settings.serbero_pubkey)
+
+    def filters(since: int) -> list[Filter]:
+        start = Timestamp.from_secs(max(0, clock.now() - SOLVER_REPLY_LOOKBACK_S))
+        return [Filter().kind(Kind(SOLVER_DM_KIND)).authors(authors).pubkey(me).since(start)]
+
+    def check(raw: str) -> Checked:
+        event = load_verified_event(raw, max_bytes=MAX_EVENT_CHARS)
+        author = event.author().to_hex()
+        if event.kind().as_u16() != SOLVER_DM_KIND or author not in keys:
+            raise EventRejected("not_a_solver", f"kind {event.kind().as_u16()}")
+        if settings.serbero_pubkey not in {t.content() for t in event.tags() if t.kind() == "p"}:
+            raise EventRejected("not_addressed_to_us", "p tag names another key")
+        return Checked(event.id().to_hex())
+
+    return Subscription(SOLVERS, filters, check, INGEST_SOLVER_REPLY,
+                        rejected_as="solver_reply_rejected", counter_prefix="solver_reply_")
+
+
 def deployment(settings: Settings) -> list[Subscription]:
     """Every subscription the listener holds from start to stop."""
-    return [disputes(settings), mostro_node(settings)]
+    replies = solver_replies(settings)
+    return [disputes(settings), mostro_node(settings), *([replies] if replies else [])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from serbero.acks import inbox as ack_inbox
 from serbero.followup import NOTHING, FollowUp, Later, combine
 from serbero.mediation import (
     advance,
@@ -111,8 +112,12 @@ def chat_event(raw: str, rt: Runtime, now: int) -> FollowUp:
 
 
 def mostro_event(raw: str, rt: Runtime, now: int) -> FollowUp:
-    """`ingest_mostro_event`: the Mostro layer's handling, then, if the node answered a take,
-    what the session does with the answer (open, or end)."""
+    """`ingest_mostro_event`: a solver's gift-wrapped reply, or the Mostro layer's handling,
+    then, if the node answered a take, what the session does with the answer (open, or
+    end)."""
+    reply = ack_inbox.claim_gift_wrap(raw, settings=rt.settings, signer=rt.signer, now=now)
+    if reply is not None:  # a solver's NIP-17 DM, on the node's subscription (issue 9)
+        return reply
     handled = mostro_daemon.handle(raw, settings=rt.settings, signer=rt.signer, now=now)
     if handled.outcome not in ("taken", "refused"):
         return handled

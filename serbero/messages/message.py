@@ -23,7 +23,9 @@ SUMMARY = "summary"
 #: The fixed starts of subjects that carry a value, as webhooks filter them.
 UNATTENDED, RESOLVED, HANDED_OFF, TRANSCRIPT = "unattended", "resolved", "handed off", "transcript"
 FORWARDED, REPORT = "new messages since handoff", "mediation report"
-_VALUED = (UNATTENDED, RESOLVED, HANDED_OFF, TRANSCRIPT, MEDIATION_FAILED, FORWARDED, REPORT)
+ACKNOWLEDGED = "acknowledged by"
+_VALUED = (UNATTENDED, RESOLVED, HANDED_OFF, TRANSCRIPT, MEDIATION_FAILED, FORWARDED, REPORT,
+           ACKNOWLEDGED)
 
 
 def unattended(minutes: int) -> str:
@@ -45,6 +47,11 @@ def transcript(messages: int) -> str:
 def could_not_start(trigger: str) -> str:
     """Mostrix raises its take-over banner for this subject, showing the reason."""
     return f"{MEDIATION_FAILED}: {trigger}"
+
+
+def acknowledged(solver: str) -> str:
+    """Told to the other solvers once, when one acknowledged the dispute (issue 9)."""
+    return f"{ACKNOWLEDGED} {solver}"
 
 
 def forwarded(messages: int) -> str:

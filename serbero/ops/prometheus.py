@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from serbero.config import Settings
-from serbero.ops import figures, heartbeat, snapshot
+from serbero.ops import ack_metrics, figures, heartbeat, snapshot
 from serbero.reasoning import metrics as reasoning_metrics
 
 log = logging.getLogger(__name__)
@@ -117,8 +117,8 @@ class SerberoCollector(Collector):
                 depth.add_metric([q.name, state], getattr(q, state))
         yield depth
         rejected = CounterMetricFamily("serbero_events_rejected", "Events refused by the "
-                                       "listener or a worker, by reason, summed over every "
-                                       "process.", labels=["reason"])
+                                       "listener or a worker (and stale tier steps dropped), "
+                                       "by reason, summed over every process.", labels=["reason"])
         for reason, n in (view.rejections or {}).items():
             rejected.add_metric([reason], n)
         yield rejected
@@ -164,6 +164,7 @@ class SerberoCollector(Collector):
                 sessions.add_metric([state], n)
             yield sessions
         yield latency_histogram(snap.latency)
+        yield from ack_metrics.families()
         yield from reasoning_metrics.families()
 
     def _handoffs(self, h: figures.Handoffs | None, now: float) -> Iterator[Metric]:

@@ -1,7 +1,8 @@
 """A simulated solver: subscribes to what is addressed to it and reads each message as a
 solver's client would: Mostro v2 `send-dm` messages (kind 14, NIP-44 from the sender's own key,
 as Mostrix reads them) and NIP-17 gift wraps (as a general Nostr client does). Tests read
-`messages`; the demo prints them as they arrive."""
+`messages`; the demo prints them as they arrive. `reply` writes back to Serbero from the
+solver's own key, in either form (an `ack`, say)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ from nostr_sdk import (
     nip44_decrypt,
 )
 
-from serbero.nostr.relays import open_client
+from serbero.messages.formats import mostro_v2_event
+from serbero.nostr.dm import solver_dm
+from serbero.nostr.relays import open_client, publish
 from serbero.simulators.peer import ListeningPeer
 
 #: NIP-59 moves a gift wrap's created_at up to two days into the past.
@@ -117,6 +120,20 @@ class SolverInbox(ListeningPeer):
             self._arrived.set()
             if self.on_message:
                 self.on_message(self, dm)
+
+    async def reply(self, to: str, text: str, *, form: str = MOSTRO_V2,
+                    dispute_id: str | None = None) -> Event:
+        """Send `text` to `to` (hex) as this solver's client would: a v2 `send-dm` (its `id`
+        the dispute replied about, as Mostrix files it) or a NIP-17 DM (the dispute in the
+        rumor's `d` tag, as Serbero's own DMs carry it)."""
+        assert self.client is not None, "connect() first"
+        if form == MOSTRO_V2:
+            event = mostro_v2_event(text, dispute_id=dispute_id, signer=self.keys, recipient=to,
+                                    now=int(time.time()))
+        else:
+            event = solver_dm(self.keys, to, text, dispute_id=dispute_id)
+        await publish(self.client, event)
+        return event
 
     def texts(self, containing: str = "") -> list[str]:
         return [m.text for m in self.messages if containing in m.text]

@@ -9,7 +9,14 @@ byte (NOTIF-2, RENOT-3, ASSIGN-4); in the Mostro v2 form they follow the subject
 from collections.abc import Callable
 
 from serbero.db.models import Dispute
-from serbero.disputes.notices import assigned, mediating, new_dispute, renotify, resolved
+from serbero.disputes.notices import (
+    acknowledged,
+    assigned,
+    mediating,
+    new_dispute,
+    renotify,
+    resolved,
+)
 from serbero.messages import message as subjects
 from serbero.messages.message import SolverMessage
 
@@ -18,6 +25,9 @@ RENOTIFICATION = "re-notification"
 ASSIGNMENT = "assignment"
 RESOLUTION = "resolution"
 MEDIATING = "mediating"
+ACKNOWLEDGED = "acknowledged"
+#: A tier's reminder (issue 9): the re-notification's text, counted by the tiers, not GAP-9.
+TIER_REMINDER = "tier-reminder"
 
 TEXTS: dict[str, Callable[[Dispute, int], str]] = {
     INITIAL: new_dispute.text,
@@ -25,6 +35,8 @@ TEXTS: dict[str, Callable[[Dispute, int], str]] = {
     ASSIGNMENT: assigned.text,
     RESOLUTION: resolved.text,
     MEDIATING: mediating.text,
+    ACKNOWLEDGED: acknowledged.text,
+    TIER_REMINDER: renotify.text,
 }
 
 SUBJECTS: dict[str, Callable[[Dispute, int], str]] = {
@@ -33,7 +45,10 @@ SUBJECTS: dict[str, Callable[[Dispute, int], str]] = {
     ASSIGNMENT: lambda d, now: subjects.TAKEN,
     RESOLUTION: lambda d, now: subjects.resolved(d.dispute_status),
     MEDIATING: lambda d, now: subjects.MEDIATING,
+    ACKNOWLEDGED: lambda d, now: subjects.acknowledged(
+        acknowledged.solver_name(d.acknowledged_by)),
 }
+SUBJECTS[TIER_REMINDER] = SUBJECTS[RENOTIFICATION]
 
 
 def message(dispute: Dispute, notif_type: str, now: int, *,
