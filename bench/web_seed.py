@@ -13,6 +13,7 @@ import uuid
 
 from nostr_sdk import Keys
 
+from serbero.acks.models import SolverAcknowledgement
 from serbero.db.connection import database
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, Transition
 from serbero.escalation.models import EscalationHandoff
@@ -41,7 +42,8 @@ def seed(count: int, *, now: int, seed_value: int = 9) -> list[str]:
     """Write `count` disputes detected over the last 30 days (newest `now`); return their ids,
     newest first."""
     rnd = random.Random(seed_value)
-    disputes, transitions, outbox, notifications, audits = [], [], [], [], []
+    ack_rnd = random.Random(seed_value + 1)  # its own stream: the other rows stay as they were
+    disputes, transitions, outbox, notifications, audits, acks = [], [], [], [], [], []
     sessions, messages, summaries, escalated = [], [], [], []
     ids = []
     for i in range(count):
@@ -67,8 +69,12 @@ def seed(count: int, *, now: int, seed_value: int = 9) -> list[str]:
         elif stage < 0.03:
             state = "escalated"
             trail.append(("notified", "escalated", detected + 3600, "manual"))
+        acked_by, acked_at = _acknowledgement(assigned, detected, take_s, now, ack_rnd)
+        if acked_by:
+            acks.append(dict(dispute_id=dispute_id, solver_pubkey=acked_by, scope="dispute",
+                             source="reply", acknowledged_at=acked_at))
         disputes.append(dict(
-            dispute_id=dispute_id, event_id=uuid.uuid4().hex * 2, mostro_pubkey=MOSTRO,
+            acknowledged_by=acked_by, acknowledged_at=acked_at, dispute_id=dispute_id, event_id=uuid.uuid4().hex * 2, mostro_pubkey=MOSTRO,
             initiator_role=rnd.choice(["buyer", "seller"]), dispute_status=status,
             event_timestamp=detected - 2, opened_at=detected - 2, detected_at=detected,
             detected_at_ms=detected * 1000, lifecycle_state=state, assigned_solver=assigned,
@@ -129,11 +135,23 @@ def seed(count: int, *, now: int, seed_value: int = 9) -> list[str]:
             n["outbox"] = by_message[n.pop("message_id")]
         _insert(Notification, notifications)
         _insert(AuditEvent, audits)
+        _insert(SolverAcknowledgement, acks)
         _insert(MediationSession, sessions)
         _insert(MediationMessage, messages)
         _insert(MediationSummary, summaries)
         _escalate(escalated)
     return ids
+
+
+def _acknowledgement(assigned: str | None, detected: int, take_s: int, now: int,
+                     rnd: random.Random) -> tuple[str | None, int | None]:
+    """Most disputes a person took were acknowledged first (a while before the take); some
+    still waiting were acknowledged by the third solver."""
+    if assigned in SOLVERS and rnd.random() < 0.8:
+        return assigned, detected + max(5, int(take_s * rnd.uniform(0.05, 0.5)))
+    if assigned is None and rnd.random() < 0.3 and detected + 600 < now:
+        return SOLVERS[2], detected + rnd.randint(60, 600)
+    return None, None
 
 
 def _session(dispute_id: str, detected: int, state: str, rnd: random.Random) -> dict:

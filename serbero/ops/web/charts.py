@@ -1,7 +1,6 @@
-"""The charts' figures: how long disputes waited to be noticed, taken and resolved, over a
-window. Each series is one query returning (detected_at, seconds) per dispute detected in the
-window; a new series (time-to-acknowledge, once acknowledgements are recorded) is one
-function and one line in SERIES.
+"""The charts' figures: how long disputes waited to be noticed, acknowledged, taken and
+resolved, over a window. Each series is one query returning (detected_at, seconds) per dispute
+detected in the window; a new series is one function and one line in SERIES.
 """
 
 from __future__ import annotations
@@ -36,6 +35,13 @@ def time_to_notify(since: int) -> Samples:
     return [(at, ms / 1000) for at, ms in query.tuples()]
 
 
+def time_to_acknowledge(since: int) -> Samples:
+    """Detection → the first solver's acknowledgement (MTTA)."""
+    query = (Dispute.select(Dispute.detected_at, Dispute.acknowledged_at - Dispute.detected_at)
+             .where((Dispute.detected_at >= since) & Dispute.acknowledged_at.is_null(False)))
+    return [(at, float(s)) for at, s in query.tuples()]
+
+
 def _first_entry(state: str) -> Callable[[int], Samples]:
     def samples(since: int) -> Samples:
         query = (Dispute.select(Dispute.detected_at,
@@ -57,6 +63,7 @@ class Series:
 
 SERIES: tuple[Series, ...] = (
     Series("notify", "time to notify", time_to_notify),
+    Series("acknowledge", "time to acknowledge", time_to_acknowledge),
     Series("take", "time to take", _first_entry(lifecycle.TAKEN)),
     Series("resolve", "time to resolve", _first_entry(lifecycle.RESOLVED)),
 )

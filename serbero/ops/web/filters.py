@@ -1,7 +1,6 @@
 """The disputes list's filters as data: each one parses its query parameter (a bad value is a
 clear 400, never a 500) and narrows a peewee query; the form's choices come from the same
-entry. A new filter is one `Filter` in FILTERS (e.g. the acknowledging solver, once
-acknowledgements are recorded)."""
+entry. A new filter is one `Filter` in FILTERS."""
 
 from __future__ import annotations
 
@@ -87,6 +86,12 @@ def _apply_solver(query: Query, value: str | None, now: int) -> Query:
     return query.where(Dispute.assigned_solver == value)
 
 
+def _apply_acknowledger(query: Query, value: str | None, now: int) -> Query:
+    if value is None:
+        return query.where(Dispute.acknowledged_by.is_null())
+    return query.where(Dispute.acknowledged_by == value)
+
+
 def _solver_choices(settings: Settings) -> tuple[tuple[str, str], ...]:
     solvers = [(s.hex_pubkey, f"{short(s.hex_pubkey)} ({s.permission})")
                for s in settings.solvers if s.hex_pubkey]
@@ -130,6 +135,7 @@ FILTERS: tuple[Filter, ...] = (
            lambda settings: tuple((s, s) for s in lifecycle.STATES)),
     Filter("age", "detected", _age, _apply_age, lambda settings: AGE_CHOICES),
     Filter("solver", "assigned to", _solver, _apply_solver, _solver_choices),
+    Filter("acked", "acknowledged by", _solver, _apply_acknowledger, _solver_choices),
     Filter("escalated", "escalated", yes_no("escalated"), exists_in(EscalationHandoff),
            lambda settings: YES_NO),
     Filter("mediated", "mediated", yes_no("mediated"), exists_in(MediationSession),

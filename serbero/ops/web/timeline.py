@@ -1,6 +1,6 @@
 """A dispute's whole story for its web page, as a list of timeline sources: one small function
 per table, each turning that table's rows into events, merged oldest first. A new table is one
-function added to SOURCES (e.g. the acknowledgements, once they are recorded).
+function added to SOURCES.
 
 Party text (the chat's messages, the summaries drawn from them) appears only when the operator
 asks for it (`party_text`); rationale text never does, only its id. Audit payloads are shown
@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from serbero.acks.models import SolverAcknowledgement
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, Transition
 from serbero.escalation.models import EscalationHandoff
 from serbero.mediation.models import MediationMessage, MediationSession, MediationSummary
@@ -93,6 +94,16 @@ def takes(dispute: Dispute, party_text: bool) -> Iterable[Event]:
                     t.reason or "", t.status)
 
 
+def acknowledgements(dispute: Dispute, party_text: bool) -> Iterable[Event]:
+    """Who acknowledged the dispute (or its handoff), and how: a reply or a take."""
+    for a in (SolverAcknowledgement.select()
+              .where(SolverAcknowledgement.dispute_id == dispute.dispute_id)
+              .order_by(SolverAcknowledgement.id)):
+        first = a.scope == "dispute" and a.solver_pubkey == dispute.acknowledged_by
+        yield Event(a.acknowledged_at, "ack", f"acknowledged by {short(a.solver_pubkey)}",
+                    f"{a.scope}, by {a.source}" + (", first" if first else ""))
+
+
 def escalations(dispute: Dispute, party_text: bool) -> Iterable[Event]:
     """Handoffs to humans, from preparation to delivery."""
     for h in (EscalationHandoff.select().where(EscalationHandoff.dispute_id == dispute.dispute_id)
@@ -162,8 +173,8 @@ def _who(recipient: str) -> str:
 
 
 #: Every source of the timeline, in the order equal times are shown.
-SOURCES: tuple[Source, ...] = (lifecycle, mostro_status, notices, takes, escalations,
-                               mediation, audit_rows)
+SOURCES: tuple[Source, ...] = (lifecycle, mostro_status, notices, acknowledgements, takes,
+                               escalations, mediation, audit_rows)
 
 
 def timeline(dispute: Dispute, *, party_text: bool = False,

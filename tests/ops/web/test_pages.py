@@ -31,6 +31,9 @@ def test_the_list_shows_the_newest_disputes_first_a_page_at_a_time(seeded, web_u
     ({"state": "taken"}, lambda d: d.lifecycle_state == "taken"),
     ({"solver": "a1" * 32}, lambda d: d.assigned_solver == "a1" * 32),
     ({"solver": "none"}, lambda d: d.assigned_solver is None),
+    ({"acked": "c3" * 32}, lambda d: d.acknowledged_by == "c3" * 32),
+    ({"acked": "none", "state": "taken"},
+     lambda d: d.acknowledged_by is None and d.lifecycle_state == "taken"),
     ({"age": "lt24h"}, lambda d: d.detected_at >= NOW - 86_400),
     ({"age": "gt7d", "state": "resolved"},
      lambda d: d.detected_at < NOW - 7 * 86_400 and d.lifecycle_state == "resolved"),
@@ -118,7 +121,7 @@ def test_without_the_token_nothing_is_shown(seeded, web_url):
 def test_the_charts_show_each_series_over_the_window(seeded, web_url):
     page = http(web_url + "/web/charts?window=30d", token=TOKEN)
     assert page.status == 200
-    for name in ("notify", "take", "resolve"):
+    for name in ("notify", "acknowledge", "take", "resolve"):
         section = page.body.split(f'id="chart-{name}"')[1].split("</section>")[0]
         assert "<svg" in section and '<rect class="p50"' in section
     assert "median 7" in page.body  # time to notify: ~75 ms median in the seed
@@ -128,3 +131,13 @@ def test_the_page_without_a_slash_and_the_root_lead_to_the_list(seeded, web_url)
     assert http(web_url + "/web", token=TOKEN).status == 200
     root = http(web_url + "/", token=TOKEN)
     assert (root.status, root.headers["location"]) == (303, "/web/")
+
+
+def test_a_disputes_page_shows_who_acknowledged_it_and_how(seeded, web_url):
+    acked = Dispute.get(Dispute.acknowledged_by.is_null(False))
+    page = http(f"{web_url}/web/disputes/{acked.dispute_id}", token=TOKEN).body
+    line = page.split("acknowledged by ")[1].split("</tr>")[0]
+    assert line.startswith(acked.acknowledged_by[:8]) and "dispute, by reply, first" in line
+    quiet = Dispute.get(Dispute.acknowledged_by.is_null())
+    assert "acknowledged by" not in http(f"{web_url}/web/disputes/{quiet.dispute_id}",
+                                         token=TOKEN).body
