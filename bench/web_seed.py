@@ -74,7 +74,8 @@ def seed(count: int, *, now: int, seed_value: int = 9) -> list[str]:
             acks.append(dict(dispute_id=dispute_id, solver_pubkey=acked_by, scope="dispute",
                              source="reply", acknowledged_at=acked_at))
         disputes.append(dict(
-            acknowledged_by=acked_by, acknowledged_at=acked_at, dispute_id=dispute_id, event_id=uuid.uuid4().hex * 2, mostro_pubkey=MOSTRO,
+            acknowledged_by=acked_by, acknowledged_at=acked_at, dispute_id=dispute_id,
+            event_id=uuid.uuid4().hex * 2, mostro_pubkey=MOSTRO,
             initiator_role=rnd.choice(["buyer", "seller"]), dispute_status=status,
             event_timestamp=detected - 2, opened_at=detected - 2, detected_at=detected,
             detected_at_ms=detected * 1000, lifecycle_state=state, assigned_solver=assigned,
