@@ -261,30 +261,37 @@ def test_a_relay_that_comes_back_is_read_again_at_once(nostr_loop, paged_relay, 
         nostr_loop.run(link.cut(), 10)
 
 
-def test_a_catch_up_that_met_live_traffic_is_followed_by_a_second_read(
-        nostr_loop, relay, mostro, db, make_settings, monkeypatch):
-    # issue 8 (bench/chaos.py scenario b): a relay busy answering a catch-up dropped live
-    # events to that connection (22 of 300 in a burst); nothing read them for five minutes.
+def dropping_listener(settings, dropped):
+    """A listener whose live stream loses the first copy of dispute `dropped`, as a busy relay
+    drops events to a connection; what it hands over, and the copies it lost."""
     from dataclasses import replace
 
-    from serbero.listener import catchup
     from serbero.listener.subscriptions import deployment
 
-    monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 2.0)
-    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
-    dropped = str(uuid.uuid4())
     disputes = deployment(settings)[0]
-    live_copies = []
+    live_copies, handed = [], []
 
-    def check(raw):  # the live copy of `dropped` is lost on the way, as a relay drops it
+    def check(raw):
         if dropped in raw and not live_copies:
             live_copies.append(raw)
             raise RuntimeError("dropped")
         return disputes.check(raw)
 
-    handed = []
     listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append},
                         seen=LocalSeen(), subscriptions=[replace(disputes, check=check)])
+    return listener, handed, live_copies
+
+
+def test_a_catch_up_that_met_live_traffic_is_followed_by_a_second_read(
+        nostr_loop, relay, mostro, db, make_settings, monkeypatch):
+    # issue 8 (bench/chaos.py scenario b): a relay busy answering a catch-up dropped live
+    # events to that connection (22 of 300 in a burst); nothing read them for five minutes.
+    from serbero.listener import catchup
+
+    monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 2.0)
+    dropped = str(uuid.uuid4())
+    listener, handed, live_copies = dropping_listener(
+        make_settings(relays=[relay], mostro=mostro.pubkey), dropped)
     serving = Serving(nostr_loop, listener)
     try:
         wait_until(lambda: not listener.catch_up.running())
@@ -303,27 +310,13 @@ def test_while_events_come_an_event_the_stream_dropped_is_read_within_seconds(
         nostr_loop, relay, mostro, db, make_settings, monkeypatch):
     # issue 8 (bench/chaos.py scenario a, long form, loaded machine): the relay dropped 13 of
     # 1,000 live events with no catch-up running; they waited for the five-minute re-read.
-    from dataclasses import replace
-
     from serbero.listener import catchup, service
-    from serbero.listener.subscriptions import deployment
 
     monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 3600.0)  # only the busy re-read is left
     monkeypatch.setattr(service, "BUSY_RECONCILE_EVERY_S", 1)
-    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
     dropped = str(uuid.uuid4())
-    disputes = deployment(settings)[0]
-    live_copies = []
-
-    def check(raw):  # the live copy of `dropped` is lost on the way, as a relay drops it
-        if dropped in raw and not live_copies:
-            live_copies.append(raw)
-            raise RuntimeError("dropped")
-        return disputes.check(raw)
-
-    handed = []
-    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append},
-                        seen=LocalSeen(), subscriptions=[replace(disputes, check=check)])
+    listener, handed, live_copies = dropping_listener(
+        make_settings(relays=[relay], mostro=mostro.pubkey), dropped)
     serving = Serving(nostr_loop, listener)
     try:
         wait_until(lambda: not listener.catch_up.running())
