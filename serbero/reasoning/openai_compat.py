@@ -8,7 +8,7 @@ from typing import Any
 
 from serbero.errors import ReasoningError
 from serbero.reasoning.spec import ProviderSpec
-from serbero.reasoning.transport import MALFORMED, REFUSED, JsonPoster, token_count
+from serbero.reasoning.transport import MALFORMED, REFUSED, JsonPoster
 from serbero.reasoning.types import PURPOSE_CLASSIFY, TEMPERATURE, Completion
 
 
@@ -54,19 +54,10 @@ class OpenAICompatible:
 
     def complete(self, purpose: str, system: str | None, prompt: str) -> Completion:
         key = self.spec.api_key.reveal() if self.spec.api_key else ""
-        reply = self.poster.post(self.url, {"authorization": f"Bearer {key}"},
-                                 request_body(self.spec.model, purpose, system, prompt))
-        usage = reply.data.get("usage") if isinstance(reply.data, dict) else None
-        try:
-            text = completion_text(reply.data)
-        except ReasoningError as exc:  # an error object may echo the key
-            exc.detail = self.poster.scrub(exc.detail)
-            raise
-        return Completion(text=text,
-                          input_tokens=token_count(usage, "prompt_tokens"),
-                          output_tokens=token_count(usage, "completion_tokens"),
-                          attempts=reply.attempts, latency_ms=reply.latency_ms,
-                          http_status=reply.status)
+        return self.poster.complete(self.url, {"authorization": f"Bearer {key}"},
+                                    request_body(self.spec.model, purpose, system, prompt),
+                                    text_of=completion_text,
+                                    token_keys=("prompt_tokens", "completion_tokens"))
 
     def close(self) -> None:
         self.poster.close()

@@ -21,6 +21,7 @@ import httpx
 
 from serbero.errors import ReasoningError
 from serbero.reasoning.limits import RETRY_AFTER_MAX_S
+from serbero.reasoning.types import Completion
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +217,20 @@ class JsonPoster:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
+
+    def complete(self, url: str, headers: dict[str, str], body: dict[str, Any], *,
+                 text_of: Callable[[Any], str], token_keys: tuple[str, str]) -> Completion:
+        """POST a completion request and read the answer's text (`text_of`, which raises
+        ReasoningError on a bad shape) and its (input, output) token counts; an error object
+        may echo the key, so what a refusal says is scrubbed."""
+        reply = self.post(url, headers, body)
+        usage = reply.data.get("usage") if isinstance(reply.data, dict) else None
+        try:
+            text = text_of(reply.data)
+        except ReasoningError as exc:
+            exc.detail = self.scrub(exc.detail)
+            raise
+        return Completion(text=text, input_tokens=token_count(usage, token_keys[0]),
+                          output_tokens=token_count(usage, token_keys[1]),
+                          attempts=reply.attempts, latency_ms=reply.latency_ms,
+                          http_status=reply.status)
