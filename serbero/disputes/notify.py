@@ -9,7 +9,7 @@ holds the `solver_dm` hooks, called by the outbox around publication.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from nostr_sdk import Event, Keys
@@ -75,6 +75,37 @@ def sign(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Keys,
     extra = copies.rows(message, settings=settings, signer=signer, now=now) \
         if with_copies else []
     return Signed(message, events, extra)
+
+
+def write_dms(message: SolverMessage, recipients: Iterable[str], *, purpose: str,
+              republish_after_s: int, notif_type: str, settings: Settings, signer: Keys,
+              now: int, stamp: int | None = None) -> list[Publish]:
+    """One signed DM per recipient (each key once, in its configured form) into the outbox, each
+    with a pending notification: the messages that go to a chosen few (handoffs, mediation's).
+    A pubkey that does not parse is a failed notification (`invalid pubkey: …`) and blocks no
+    one. `stamp` dates the events (default `now`)."""
+    rows: list[tuple[str, NewRow]] = []
+    for pubkey in dict.fromkeys(recipients):
+        try:
+            hex_pubkey = parse_public_key(pubkey)
+        except ValueError as exc:
+            Notification.create(dispute=message.dispute_id, solver_pubkey=pubkey,
+                                status="failed", error_message=f"invalid pubkey: {exc}",
+                                notif_type=notif_type, created_at=now, sent_at=now)
+            log.warning("notification_failed: invalid solver pubkey", extra={
+                "dispute_id": message.dispute_id, "notif_type": notif_type})
+            continue
+        event = formats.build(message, settings.format_for(hex_pubkey), signer=signer,
+                              recipient=hex_pubkey, now=stamp or now)
+        rows.append((pubkey, NewRow(channel=NOSTR, purpose=purpose, recipient=hex_pubkey,
+                                    message_id=event.id().to_hex(), body=event.as_json(),
+                                    republish_after_s=republish_after_s,
+                                    dispute_id=message.dispute_id, notice_type=notif_type)))
+    queued = outbox.write([row for _, row in rows], now=now)
+    for (pubkey, _), publish in zip(rows, queued, strict=True):
+        Notification.create(dispute=message.dispute_id, solver_pubkey=pubkey, status="pending",
+                            notif_type=notif_type, outbox=publish.row_id, created_at=now)
+    return queued
 
 
 def fan_out(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Keys, now: int,

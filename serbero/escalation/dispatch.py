@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 from nostr_sdk import Keys
 
-from serbero import outbox
 from serbero.config import Settings
 from serbero.db.connection import database
-from serbero.db.models import AuditEvent, Dispute, Notification
-from serbero.disputes import lifecycle
+from serbero.db.models import AuditEvent, Dispute
+from serbero.disputes import lifecycle, notify
 from serbero.escalation import package, routing
 from serbero.escalation.models import (
     DM_PURPOSE,
@@ -39,10 +38,8 @@ from serbero.escalation.models import (
 )
 from serbero.escalation.retry import Retry, fail_attempt
 from serbero.followup import NOTHING, FollowUp, Publish
-from serbero.messages import copies, formats
+from serbero.messages import copies
 from serbero.messages.message import SolverMessage
-from serbero.nostr.keys import parse_public_key
-from serbero.outbox import NOSTR, NewRow
 
 log = logging.getLogger(__name__)
 
@@ -177,30 +174,11 @@ def _dispatch(h: EscalationHandoff, settings: Settings, signer: Keys, now: int,
 
 def _write_dms(h: EscalationHandoff, message: SolverMessage, route: routing.Route, *,
                settings: Settings, signer: Keys, attempt: int, now: int) -> list[Publish]:
-    """One signed DM per recipient (in their form) into the outbox, each with a pending
-    notification. A pubkey that does not parse is a failed notification
-    (`invalid pubkey: …`) and blocks no one."""
-    dms = []
-    for pubkey in route.recipients:
-        try:
-            hex_pubkey = parse_public_key(pubkey)
-        except ValueError as exc:
-            Notification.create(dispute=message.dispute_id, solver_pubkey=pubkey,
-                                status="failed", error_message=f"invalid pubkey: {exc}",
-                                notif_type=NOTIF_TYPE, created_at=now, sent_at=now)
-            log.warning("notification_failed: invalid solver pubkey", extra={
-                "dispute_id": message.dispute_id, "handoff_id": h.handoff_event_id})
-            continue
-        event = formats.build(message, settings.format_for(hex_pubkey), signer=signer,
-                              recipient=hex_pubkey, now=now)
-        dms.append((pubkey, NewRow(channel=NOSTR, purpose=DM_PURPOSE, recipient=hex_pubkey,
-                                   message_id=event.id().to_hex(), body=event.as_json(),
-                                   republish_after_s=FIRST_REPUBLISH_AFTER_S,
-                                   dispute_id=message.dispute_id, notice_type=NOTIF_TYPE)))
-    queued = outbox.write([row for _, row in dms], now=now)
-    for (pubkey, _), publish in zip(dms, queued, strict=True):
-        Notification.create(dispute=message.dispute_id, solver_pubkey=pubkey, status="pending",
-                            notif_type=NOTIF_TYPE, outbox=publish.row_id, created_at=now)
+    """One signed DM per recipient (`notify.write_dms`), each tied to this handoff attempt."""
+    queued = notify.write_dms(message, route.recipients, purpose=DM_PURPOSE,
+                              republish_after_s=FIRST_REPUBLISH_AFTER_S, notif_type=NOTIF_TYPE,
+                              settings=settings, signer=signer, now=now)
+    for publish in queued:
         EscalationDm.create(outbox_id=publish.row_id, handoff_event_id=h.handoff_event_id,
                             attempt=attempt)
     return queued

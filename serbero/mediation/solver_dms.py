@@ -7,22 +7,16 @@ handoff is routed; the report goes to everyone).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from nostr_sdk import Keys
 
-from serbero import outbox
 from serbero.config import Settings
 from serbero.db.models import Dispute, Notification
+from serbero.disputes import notify
 from serbero.escalation import routing
 from serbero.followup import Publish
-from serbero.messages import formats
 from serbero.messages.message import SolverMessage
-from serbero.nostr.keys import parse_public_key
-from serbero.outbox import NOSTR, NewRow
-
-log = logging.getLogger(__name__)
 
 #: The outbox purpose of these DMs (hooks in `delivery`).
 PURPOSE_NAME = "mediation_dm"
@@ -53,31 +47,11 @@ def everyone(settings: Settings) -> tuple[str, ...]:
 def write(message: SolverMessage, recipients: Iterable[str], *, notif_type: str,
           settings: Settings, signer: Keys, now: int,
           stamp: int | None = None) -> list[Publish]:
-    """One DM per recipient; a pubkey that does not parse is a failed notification
-    (`invalid pubkey: …`) and blocks no one. `stamp` dates the events (a transcript is dated a
-    second after the DM it follows, so clients that sort by time show it second)."""
-    rows: list[tuple[str, NewRow]] = []
-    for pubkey in dict.fromkeys(recipients):
-        try:
-            hex_pubkey = parse_public_key(pubkey)
-        except ValueError as exc:
-            Notification.create(dispute=message.dispute_id, solver_pubkey=pubkey,
-                                status="failed", error_message=f"invalid pubkey: {exc}",
-                                notif_type=notif_type, created_at=now, sent_at=now)
-            log.warning("notification_failed: invalid solver pubkey", extra={
-                "dispute_id": message.dispute_id, "notif_type": notif_type})
-            continue
-        event = formats.build(message, settings.format_for(hex_pubkey), signer=signer,
-                              recipient=hex_pubkey, now=stamp or now)
-        rows.append((pubkey, NewRow(channel=NOSTR, purpose=PURPOSE_NAME, recipient=hex_pubkey,
-                                    message_id=event.id().to_hex(), body=event.as_json(),
-                                    republish_after_s=REPUBLISH_AFTER_S,
-                                    dispute_id=message.dispute_id, notice_type=notif_type)))
-    queued = outbox.write([row for _, row in rows], now=now)
-    for (pubkey, _), publish in zip(rows, queued, strict=True):
-        Notification.create(dispute=message.dispute_id, solver_pubkey=pubkey, status="pending",
-                            notif_type=notif_type, outbox=publish.row_id, created_at=now)
-    return queued
+    """One DM per recipient (`notify.write_dms`); `stamp` dates the events (a transcript is
+    dated a second after the DM it follows, so clients that sort by time show it second)."""
+    return notify.write_dms(message, recipients, purpose=PURPOSE_NAME,
+                            republish_after_s=REPUBLISH_AFTER_S, notif_type=notif_type,
+                            settings=settings, signer=signer, now=now, stamp=stamp)
 
 
 def alive(dispute_id: str, notif_type: str) -> bool:
