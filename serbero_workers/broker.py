@@ -18,9 +18,10 @@ from serbero_workers.doorbell import Doorbell
 
 #: Longest an idle consumer waits between Redis polls, in milliseconds (the default worker
 #: timeout of Serbero's processes). Work arriving meanwhile rings the doorbell
-#: (`workers.doorbell`), which ends the wait at once, so this bounds only how late a message
-#: that nobody rang for is seen (a dead worker's requeued jobs, a delayed job's eta). At 1 s an
-#: idle process runs about 16 Redis polls a second instead of about 150 at the former 100 ms.
+#: (`serbero_workers.doorbell`), which ends the wait at once, so this bounds only how late a
+#: message that nobody rang for is seen (a dead worker's requeued jobs, a delayed job's eta).
+#: At 1 s an idle process runs about 16 Redis polls a second instead of about 150 at the former
+#: 100 ms.
 IDLE_POLL_MS = 1_000
 #: A worker silent this long is presumed dead and its unacked (prefetched or running) messages
 #: are requeued (ms). A live worker refreshes its heartbeat with every Redis command, and its

@@ -93,7 +93,8 @@ def install(settings: ServiceSettings) -> dramatiq.Broker:
 def broker() -> dramatiq.Broker:
     """The process's broker; `install` must have built it."""
     if _broker is None:
-        raise RuntimeError("no broker installed: call workers.wiring.install(settings) first")
+        raise RuntimeError("no broker installed: call serbero_workers.wiring.install(settings) "
+                           "first")
     return _broker
 
 
