@@ -77,10 +77,16 @@ def test_one_event_on_two_relays_is_applied_once(nostr_loop, relay, second_relay
 
 
 def test_a_restarted_listener_resumes_from_its_cursor(nostr_loop, mostro, runtime, broker,
-                                                      worker, redis_client, solver_ana):
+                                                      worker, redis_client, solver_ana,
+                                                      monkeypatch):
+    from serbero.listener import catchup
+
+    # the second read after the start-up one holds the cursor where that began until it is done
+    monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 0.2)
     first = Serving(nostr_loop, make_listener(runtime.settings, redis_client))
     before = nostr_loop.run(mostro.open_dispute(), 10)
     nostr_loop.run(solver_ana.wait_for(1, before), 15)
+    wait_until(lambda: not first.listener.cursor.holds and not first.listener.catch_up.running())
     first.stop()
     saved = ListenerCursor.get_by_id("disputes").since
     assert saved >= Dispute.get_by_id(before).event_timestamp
