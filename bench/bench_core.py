@@ -606,7 +606,7 @@ class Bench:
         """Where the daemon's processes import their code from (asked with their environment
         and working directory), and its git commit when it has one."""
         where = subprocess.run(
-            [sys.executable, "-c", "import serbero, workers; print(serbero.__file__)"],
+            [sys.executable, "-c", "import serbero, serbero_workers; print(serbero.__file__)"],
             env=self.env, cwd=self.ws.root, check=True, capture_output=True, text=True,
             timeout=30).stdout.strip()
         root = Path(where).resolve().parent.parent
@@ -614,7 +614,7 @@ class Bench:
             git = ["git", "-C", str(root)]
             head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=False,
                                   capture_output=True, text=True, timeout=5).stdout.strip()
-            dirty = subprocess.run([*git, "status", "--porcelain", "serbero", "workers"],
+            dirty = subprocess.run([*git, "status", "--porcelain", "serbero", "serbero_workers"],
                                    check=False, capture_output=True, text=True, timeout=5).stdout
         except OSError:
             head, dirty = "", ""
