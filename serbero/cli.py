@@ -12,13 +12,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from serbero import __version__, config, logs
+from serbero.clock import utc_text
 from serbero.errors import ConfigError, DatabaseError, SerberoError
 from serbero.nostr import bindings
 
@@ -390,8 +390,6 @@ def disputes() -> None:
     """Inspect the disputes Serbero has seen."""
 
 
-def _when(ts: int | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
 @disputes.command("list")
@@ -413,7 +411,7 @@ def disputes_list(config_path: Path | None, state: str | None, limit: int) -> No
     open_db(load_settings(config_path), create=False)
     rows = [("DISPUTE", "STATE", "MOSTRO STATUS", "INITIATOR", "ASSIGNED", "DETECTED (UTC)")]
     rows += [(d.dispute_id, d.lifecycle_state, d.dispute_status, d.initiator_role,
-              short(d.assigned_solver) if d.assigned_solver else "-", _when(d.detected_at))
+              short(d.assigned_solver) if d.assigned_solver else "-", utc_text(d.detected_at))
              for d in list_disputes(state=state, limit=limit)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -440,16 +438,16 @@ def disputes_show(config_path: Path | None, dispute_id: str) -> None:
     for label, value in [
         ("dispute_id", d.dispute_id), ("lifecycle_state", d.lifecycle_state),
         ("mostro_status", d.dispute_status), ("initiator", d.initiator_role),
-        ("assigned_solver", d.assigned_solver or "-"), ("opened_at", _when(d.opened_at)),
-        ("event_timestamp", _when(d.event_timestamp)), ("detected_at", _when(d.detected_at)),
-        ("last_notified_at", _when(d.last_notified_at)), ("reminders_sent", d.renotify_count),
+        ("assigned_solver", d.assigned_solver or "-"), ("opened_at", utc_text(d.opened_at)),
+        ("event_timestamp", utc_text(d.event_timestamp)), ("detected_at", utc_text(d.detected_at)),
+        ("last_notified_at", utc_text(d.last_notified_at)), ("reminders_sent", d.renotify_count),
         ("acknowledged_by", d.acknowledged_by or "-"),
-        ("acknowledged_at", _when(d.acknowledged_at)),
+        ("acknowledged_at", utc_text(d.acknowledged_at)),
     ]:
         click.echo(f"{label:17} {value}")
     click.echo("\ntimeline (UTC):")
     for entry in timeline(dispute_id):
-        click.echo(f"  {_when(entry.at)}  {entry.what:22} {entry.detail}")
+        click.echo(f"  {utc_text(entry.at)}  {entry.what:22} {entry.detail}")
 
 
 def main() -> None:

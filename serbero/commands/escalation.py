@@ -8,13 +8,13 @@ lost, the dispatcher's periodic scan finds the handoff anyway.
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from serbero.cli import cli, config_option, domain_errors, load_settings, open_db, quiet_logging
+from serbero.clock import utc_text
 
 
 class PubkeyParam(click.ParamType):
@@ -34,8 +34,6 @@ class PubkeyParam(click.ParamType):
         return value
 
 
-def _when(ts: int | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
 def _operator() -> str:
@@ -142,8 +140,8 @@ def escalations_list(config_path: Path | None, pending: bool, limit: int) -> Non
     for v in list_handoffs(pending_only=pending, limit=limit):
         rows.append((str(v.handoff_id), v.dispute_id, v.trigger, v.status, v.route or "-",
                      f"{v.delivered}/{len(v.recipients)}" if v.recipients else "-",
-                     str(v.attempts), _when(v.created_at),
-                     _when(v.next_attempt_at) if v.status == "send_failed" else "-",
+                     str(v.attempts), utc_text(v.created_at),
+                     utc_text(v.next_attempt_at) if v.status == "send_failed" else "-",
                      ", ".join(short(r) for r in v.recipients) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

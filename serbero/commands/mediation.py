@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from serbero.cli import cli, config_option, domain_errors, load_settings, open_db, quiet_logging
+from serbero.clock import utc_text
 
 #: The states `--state` accepts (serbero.mediation.sessions.STATES, spelled here so that
 #: `serbero --help` imports nothing heavy).
@@ -17,8 +17,6 @@ STATES = ("opening", "taking", "awaiting_response", "summary_pending", "summary_
           "escalation_recommended", "superseded_by_human", "closed", "failed")
 
 
-def _when(ts: int | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
 @click.group()
@@ -46,7 +44,7 @@ def list_command(config_path: Path | None, state: str | None, limit: int) -> Non
     rows = [("SESSION", "DISPUTE", "STATE", "ROUNDS", "IN/OUT", "STARTED (UTC)", "REASON")]
     rows += [(r.session.session_id, r.session.dispute_id, r.session.state,
               str(r.session.rounds_asked), f"{r.inbound}/{r.outbound}",
-              _when(r.session.started_at), r.session.end_reason or "-")
+              utc_text(r.session.started_at), r.session.end_reason or "-")
              for r in list_sessions(state=state, limit=limit)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -82,28 +80,28 @@ def show_command(config_path: Path | None, session_or_dispute: str,
     s = view.session
     for label, value in [
         ("session_id", s.session_id), ("dispute_id", s.dispute_id), ("state", s.state),
-        ("end_reason", s.end_reason or "-"), ("started", _when(s.started_at)),
-        ("opened", _when(s.opened_at)), ("ended", _when(s.ended_at)),
+        ("end_reason", s.end_reason or "-"), ("started", utc_text(s.started_at)),
+        ("opened", utc_text(s.opened_at)), ("ended", utc_text(s.ended_at)),
         ("prompt_bundle", f"{s.prompt_bundle_id} {s.policy_hash}"),
         ("rounds", f"{s.rounds_asked} of {s.max_rounds}"),
         ("classification", f"{s.current_classification} ({s.current_confidence:.2f})"
          if s.current_classification and s.current_confidence is not None else "-"),
         ("languages", f"buyer {s.buyer_language or '-'}, seller {s.seller_language or '-'}"),
-        ("timers", ", ".join(f"{k} at {_when(v)}" for k, v in view.timers.items()) or "none"),
+        ("timers", ", ".join(f"{k} at {utc_text(v)}" for k, v in view.timers.items()) or "none"),
     ]:
         click.echo(f"{label:15} {value}")
     click.echo("\ntranscript (inner timestamps, UTC):")
     for m in view.messages:
         who = m.party if m.direction == "inbound" else f"serbero → {m.party}"
         flags = "".join([" (late)" if m.stale else "", " (attachment)" if m.attachment else ""])
-        click.echo(f"  {_when(m.inner_event_created_at)}  {who}{flags}: "
+        click.echo(f"  {utc_text(m.inner_event_created_at)}  {who}{flags}: "
                    f"{escape_line(m.content)}")
     if not view.messages:
         click.echo("  (no messages)")
     click.echo("\ndecisions:")
     for v in view.verdicts:
         cited = f"  rationale {v.rationale_id}" if v.rationale_id else ""
-        click.echo(f"  {_when(v.at)}  {v.kind:28} {v.detail}{cited}")
+        click.echo(f"  {utc_text(v.at)}  {v.kind:28} {v.detail}{cited}")
         if show_rationale and v.rationale_id:
             text = rationale.text_of(v.rationale_id)
             click.echo(f"      rationale: {escape_line(text.reveal()) if text else '(missing)'}")

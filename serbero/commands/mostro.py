@@ -4,13 +4,13 @@ Heavy imports happen inside the commands, so `serbero --help` stays fast."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from serbero.cli import cli, config_option, domain_errors, load_settings
+from serbero.clock import utc_text
 
 #: Seconds the relays get to answer, unless --timeout says otherwise.
 DEFAULT_TIMEOUT_S = 5.0
@@ -33,7 +33,7 @@ async def _fetch(relays: tuple[str, ...], node_pubkey: str, timeout_s: float) ->
 
 
 def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{utc_text(ts)} UTC"
 
 
 @mostro.command("info")

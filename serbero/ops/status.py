@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from typing import Any
 
+from serbero.clock import utc_text
 from serbero.ops.heartbeat import Beat
 from serbero.ops.snapshot import Snapshot
 
@@ -25,7 +25,7 @@ def ago(seconds: float) -> str:
 
 
 def when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{utc_text(ts)} UTC"
 
 
 def _line(label: str, text: str) -> str:

@@ -10,6 +10,7 @@ import binascii
 import logging
 import re
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -52,15 +53,8 @@ class HttpError(Exception):
         self.status, self.message = status, message
 
 
-REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 403: "Forbidden",
-           404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-           413: "Content Too Large", 414: "URI Too Long", 500: "Internal Server Error"}
 
 
-def _when(ts: int | None) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
 class WebView:
@@ -72,7 +66,7 @@ class WebView:
         self.settings, self.actions, self.queues_url, self.now = settings, actions, queues_url, now
         self.env = jinja2.Environment(loader=jinja2.PackageLoader("serbero.ops.web"),
                                       autoescape=True, undefined=jinja2.StrictUndefined)
-        self.env.filters.update(when=_when, short=short, duration=svg.duration,
+        self.env.filters.update(when=clock.utc_text, short=short, duration=svg.duration,
                                 ago=lambda ts: svg.duration(max(0, self.now() - ts)))
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, list, bytes]]]] = [
             ("GET", re.compile(r"/"), self.list_page),
@@ -96,7 +90,7 @@ class WebView:
             log.exception("web_view_error", extra={"path": environ.get("PATH_INFO", "")[:200]})
             status, headers, body = self._error(environ, 500, "Something went wrong on our "
                                                 "side; the log has the details.")
-        start_response(f"{status} {REASONS.get(status, '')}", [
+        start_response(f"{status} {HTTPStatus(status).phrase}", [
             *headers, ("Content-Length", str(len(body))),
             ("Content-Security-Policy", CSP),
             # not the endpoint's no-referrer: with it browsers post forms with `Origin: null`
@@ -123,7 +117,7 @@ class WebView:
     def _error(self, environ: dict[str, Any], status: int, message: str
                ) -> tuple[int, list, bytes]:
         body = self.env.get_template("error.html").render(
-            status=status, reason=REASONS.get(status, ""), message=message,
+            status=status, reason=HTTPStatus(status).phrase, message=message,
             queues_url=self.queues_url).encode()
         return status, [("Content-Type", "text/html; charset=utf-8")], body
 
