@@ -142,8 +142,9 @@ def test_a_daemon_started_with_no_valid_solver_says_so_in_its_log(tmp_path, rela
     config = write_config(tmp_path, solvers=0, relays=(relay,))
     text = config.read_text() + '[[solvers]]\npubkey = "npub1typo"\n'
     config.write_text(text)
+    # stopped once the second warning is out (stopping at the first raced the second)
     done = run_serbero("run", "-c", str(config), env={"SERBERO_LOG_FORMAT": "json"},
-                       timeout_s=60, stop_when="config_warning")
+                       timeout_s=60, stop_when="none of the 1 configured has a valid pubkey")
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "config_warning" in line]
     assert len(warnings) == 2 and "none of the 1 configured has a valid pubkey" in warnings[1]

@@ -70,26 +70,24 @@ def _apply_age(query: Query, value: tuple[str, int], now: int) -> Query:
     return query.where(Dispute.detected_at < now - seconds)
 
 
-def _solver(value: str) -> str | None:
-    if value == UNASSIGNED:
-        return None
-    try:
-        return parse_public_key(value)
-    except ValueError:
-        raise BadFilter(f"solver: {value[:40]!r} is not a Nostr public key; use 64 hex "
-                        f"characters, npub1…, or {UNASSIGNED!r}.") from None
+def solver_key(name: str) -> Callable[[str], str | None]:
+    """The parser of a filter naming a solver by key (None for `none`: nobody)."""
+    def parse(value: str) -> str | None:
+        if value == UNASSIGNED:
+            return None
+        try:
+            return parse_public_key(value)
+        except ValueError:
+            raise BadFilter(f"{name}: {value[:40]!r} is not a Nostr public key; use 64 hex "
+                            f"characters, npub1…, or {UNASSIGNED!r}.") from None
+    return parse
 
 
-def _apply_solver(query: Query, value: str | None, now: int) -> Query:
-    if value is None:
-        return query.where(Dispute.assigned_solver.is_null())
-    return query.where(Dispute.assigned_solver == value)
-
-
-def _apply_acknowledger(query: Query, value: str | None, now: int) -> Query:
-    if value is None:
-        return query.where(Dispute.acknowledged_by.is_null())
-    return query.where(Dispute.acknowledged_by == value)
+def _matches_key(column: Any) -> Callable[[Query, str | None, int], Query]:
+    """Disputes whose `column` holds the parsed key (None, from `none`: holds no key)."""
+    def apply(query: Query, value: str | None, now: int) -> Query:
+        return query.where(column.is_null() if value is None else column == value)
+    return apply
 
 
 def _solver_choices(settings: Settings) -> tuple[tuple[str, str], ...]:
@@ -134,8 +132,10 @@ FILTERS: tuple[Filter, ...] = (
     Filter("state", "state", _state, lambda q, v, now: q.where(Dispute.lifecycle_state == v),
            lambda settings: tuple((s, s) for s in lifecycle.STATES)),
     Filter("age", "detected", _age, _apply_age, lambda settings: AGE_CHOICES),
-    Filter("solver", "assigned to", _solver, _apply_solver, _solver_choices),
-    Filter("acked", "acknowledged by", _solver, _apply_acknowledger, _solver_choices),
+    Filter("solver", "assigned to", solver_key("solver"), _matches_key(Dispute.assigned_solver),
+           _solver_choices),
+    Filter("acked", "acknowledged by", solver_key("acked"), _matches_key(Dispute.acknowledged_by),
+           _solver_choices),
     Filter("escalated", "escalated", yes_no("escalated"), exists_in(EscalationHandoff),
            lambda settings: YES_NO),
     Filter("mediated", "mediated", yes_no("mediated"), exists_in(MediationSession),

@@ -81,7 +81,8 @@ def test_sql_and_html_in_the_search_match_nothing_and_are_shown_escaped(seeded, 
 
 @pytest.mark.parametrize(("path", "named"), [
     ("/web/?state=bogus", "state"), ("/web/?age=99y", "age"), ("/web/?age=lt0h", "age"),
-    ("/web/?solver=npub1nope", "solver"), ("/web/?escalated=maybe", "escalated"),
+    ("/web/?solver=npub1nope", "solver"), ("/web/?acked=ack", "acked"),
+    ("/web/?escalated=maybe", "escalated"),
     ("/web/?mediated=1", "mediated"), ("/web/?page=0", "page"), ("/web/?page=abc", "page"),
     ("/web/?page=%C2%B2", "page"), ("/web/?page=99999999999999999999", "page"),
     ("/web/?q=" + "a" * 65, "q"), ("/web/charts?window=1y", "window"),
