@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from serbero import __version__, config, logs
+from serbero import __version__, config, drivers, logs
 from serbero.clock import utc_text
 from serbero.errors import ConfigError, DatabaseError, SerberoError
 from serbero.nostr import bindings
@@ -224,6 +224,7 @@ def listen(config_path: Path | None) -> None:
         SERBERO_REDIS_URL=redis://127.0.0.1:6379/0 serbero listen -c config.toml
     """
     settings = load_settings(config_path, echo_warnings=False)
+    drivers.load_only_needed(settings.db_url)
     needs_redis(settings, "listen")
     start_logging(settings)
     open_db(settings)
@@ -278,9 +279,10 @@ def run(config_path: Path | None, threads: int) -> None:
     Example:
         serbero run -c config.toml
     """
+    settings = load_settings(config_path, echo_warnings=False)
+    drivers.load_only_needed(settings.db_url)
     from serbero_workers.wiring import run_all_in_one
 
-    settings = load_settings(config_path, echo_warnings=False)
     start_logging(settings)
     _run_async(lambda stop: run_all_in_one(settings, stop, threads=threads))
 

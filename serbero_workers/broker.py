@@ -10,7 +10,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.common import compute_backoff
+from dramatiq.common import compute_backoff, dq_name
 from dramatiq.middleware import AgeLimit, Retries, ShutdownNotifications, TimeLimit
 
 from serbero.config import ServiceSettings
@@ -19,16 +19,21 @@ from serbero_workers.doorbell import Doorbell
 #: Longest an idle consumer waits between Redis polls, in milliseconds (the default worker
 #: timeout of Serbero's processes). Work arriving meanwhile rings the doorbell
 #: (`serbero_workers.doorbell`), which ends the wait at once, so this bounds only how late a
-#: message that nobody rang for is seen (a dead worker's requeued jobs, a delayed job's eta).
-#: At 1 s an idle process runs about 16 Redis polls a second instead of about 150 at the former
-#: 100 ms.
+#: message that nobody rang for is seen (a dead worker's requeued jobs, a ring lost while the
+#: doorbell's subscriber reconnected). With the delay queues' longer wait below, an idle
+#: process runs about 7 Redis polls a second instead of about 150 at the former 100 ms.
 IDLE_POLL_MS = 1_000
+#: The same for a delay queue's consumer. A delayed job is fetched when it is enqueued (the
+#: ring wakes this consumer) and held by the worker until its eta, so this bounds only a lost
+#: ring and a dead worker's delayed jobs. Idle, these consumers are half of the polls, and the
+#: polls were three quarters of an idle worker's CPU.
+IDLE_DELAY_POLL_MS = 5_000
 #: A worker silent this long is presumed dead and its unacked (prefetched or running) messages
 #: are requeued (ms). A live worker refreshes its heartbeat with every Redis command, and its
-#: idle consumers (every queue has a delay-queue consumer too) poll at least every IDLE_POLL_MS,
-#: so a live process is heard over ten times a second; 5 s is fifty missed polls. Mistaking a
-#: stalled process for a dead one costs a second run of idempotent jobs, never a second DM (the
-#: outbox re-publishes the same signed event). dramatiq's default is 60 s.
+#: idle consumers poll at least every IDLE_POLL_MS (IDLE_DELAY_POLL_MS for delay queues), so a
+#: live process is heard about seven times a second; 5 s is over thirty missed polls. Mistaking
+#: a stalled process for a dead one costs a second run of idempotent jobs, never a second DM
+#: (the outbox re-publishes the same signed event). dramatiq's default is 60 s.
 HEARTBEAT_TIMEOUT_MS = 5_000
 #: Seconds any Redis command may take before it fails.
 REDIS_TIMEOUT_S = 5
@@ -55,6 +60,8 @@ class SerberoRedisBroker(RedisBroker):
     def consume(self, queue_name: str, prefetch: int = 1,
                 timeout: int = IDLE_POLL_MS) -> _RedisConsumer:
         self.doorbell.listen()
+        if queue_name == dq_name(queue_name):
+            timeout = max(timeout, IDLE_DELAY_POLL_MS)
         return super().consume(queue_name, prefetch, timeout)
 
     def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:

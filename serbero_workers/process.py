@@ -17,6 +17,7 @@ import threading
 
 import dramatiq
 
+from serbero import config, drivers
 from serbero.errors import ConfigError
 
 log = logging.getLogger("serbero_workers.process")  # not __main__, as `python -m` names it
@@ -36,11 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
 
-    from serbero_workers import broker as brokers
-    from serbero_workers import wiring
-
     try:
-        wiring.boot()
+        settings = config.load()
+        drivers.load_only_needed(settings.db_url)
+        from serbero_workers import broker as brokers
+        from serbero_workers import wiring
+
+        wiring.boot(settings)
     except ConfigError as exc:  # the supervisor stops on this code: a restart cannot help
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)

@@ -207,12 +207,13 @@ async def run_all_in_one(settings: Settings, stop: asyncio.Event, *,
         rt.close()
 
 
-def boot() -> None:
-    """The entry point of `dramatiq serbero_workers.wiring:boot` (what `serbero worker` runs):
-    load the configuration ($SERBERO_CONFIG) and install the broker it describes."""
+def boot(settings: Settings | None = None) -> None:
+    """The entry point of `dramatiq serbero_workers.wiring:boot` and of `serbero worker`'s
+    processes (which load the configuration first): install the broker that `settings`, by
+    default the configuration ($SERBERO_CONFIG), describes."""
     from serbero.nostr import bindings
 
     global _settings  # noqa: PLW0603
     bindings.apply()
-    _settings = config.load()
+    _settings = settings if settings is not None else config.load()
     install(_settings)

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 #: nostr-sdk's default (4096) silently drops notifications once a consumer is ~2000 behind.
 NOTIFICATION_CHANNEL_SIZE = 65_536
+#: For a client that reads no notifications (it publishes and fetches). Every slot of the
+#: channel is allocated up front: 65,536 cost about 9 MB of memory, 1,024 next to nothing.
+UNREAD_CHANNEL_SIZE = 1_024
 #: The library's minimum; its default of 10 s doubles how long a relay restart goes unnoticed.
 RECONNECT_INTERVAL_S = 5
 #: How long `connect` waits for the first connections before going on in the background.
@@ -62,17 +65,20 @@ def parse_relay_url(url: str) -> RelayUrl:
         raise ValueError(f"invalid relay url {url!r}: {exc}") from None
 
 
-async def open_client(relays: Iterable[str], *, connect_wait_s: float = CONNECT_WAIT_S) -> Client:
+async def open_client(relays: Iterable[str], *, connect_wait_s: float = CONNECT_WAIT_S,
+                      channel_size: int = NOTIFICATION_CHANNEL_SIZE) -> Client:
     """A client connected (or reconnecting in the background) to every relay."""
-    client, _ = await open_client_reporting(relays, connect_wait_s=connect_wait_s)
+    client, _ = await open_client_reporting(relays, connect_wait_s=connect_wait_s,
+                                            channel_size=channel_size)
     return client
 
 
-async def open_client_reporting(relays: Iterable[str], *, connect_wait_s: float = CONNECT_WAIT_S
+async def open_client_reporting(relays: Iterable[str], *, connect_wait_s: float = CONNECT_WAIT_S,
+                                channel_size: int = NOTIFICATION_CHANNEL_SIZE
                                 ) -> tuple[Client, dict[str, str]]:
     """Like `open_client`, and also why each relay that could not be reached at once was not
     (relay URL → error); nostr-sdk keeps retrying those in the background."""
-    client = ClientBuilder().notification_channel_size(NOTIFICATION_CHANNEL_SIZE).build()
+    client = ClientBuilder().notification_channel_size(channel_size).build()
     options = RelayOptions().retry_interval(timedelta(seconds=RECONNECT_INTERVAL_S))
     for url in relays:
         await client.add_relay(parse_relay_url(url), opts=options.adjust_retry_interval(False))
@@ -153,7 +159,8 @@ class RelayBridge:
         with self._lock:
             if self._client is None or self._loop is None:
                 self._loop = LoopThread("relay-bridge")
-                self._client = self._loop.run(open_client(self.relays), CONNECT_WAIT_S + 5)
+                self._client = self._loop.run(
+                    open_client(self.relays, channel_size=UNREAD_CHANNEL_SIZE), CONNECT_WAIT_S + 5)
             return self._loop, self._client
 
     def start(self) -> RelayBridge:

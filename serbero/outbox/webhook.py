@@ -15,15 +15,16 @@ import hmac
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from serbero import __version__
 from serbero.config import WebhookEntry
 from serbero.db.models import Outbox
 from serbero.errors import PublishError
 from serbero.outbox.channels import Delivered
+
+if TYPE_CHECKING:  # imported at the first POST: a daemon without webhooks never loads it
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class WebhookChannel:
         self._lock = threading.Lock()
 
     def _http(self) -> httpx.Client:
+        import httpx
+
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(follow_redirects=False, headers={
@@ -76,6 +79,8 @@ class WebhookChannel:
         if webhook is None:
             return PublishError(f"webhook {row.recipient} is no longer configured",
                                 permanent=True)
+        import httpx
+
         body = row.body.encode("utf-8")
         headers = {IDEMPOTENCY_HEADER: row.message_id}
         if webhook.secret is not None:

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from serbero.errors import ReasoningError
 from serbero.reasoning.limits import RETRY_AFTER_MAX_S
 from serbero.reasoning.types import Completion
+
+if TYPE_CHECKING:  # imported when a poster is built: a daemon without mediation never loads it
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ class JsonPoster:
         self.secrets = tuple(s for s in secrets if s)
         self.backoff = backoff or Backoff()
         self.max_body_bytes = max_body_bytes
+        import httpx
+
         self.client = client or httpx.Client(follow_redirects=False,
                                              timeout=httpx.Timeout(timeout_s))
 
@@ -159,6 +162,8 @@ class JsonPoster:
 
     def _attempt(self, url: str, headers: dict[str, str],
                  content: bytes) -> tuple[int, httpx.Headers, bytes]:
+        import httpx
+
         deadline = time.monotonic() + self.timeout_s
         try:
             with self.client.stream("POST", url, headers=headers, content=content) as resp:

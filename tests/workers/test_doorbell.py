@@ -14,10 +14,11 @@ import dramatiq
 import pytest
 import redis
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serbero_workers.broker import SerberoRedisBroker
+from serbero_workers.broker import IDLE_DELAY_POLL_MS, SerberoRedisBroker
 from serbero_workers.doorbell import Doorbell
 from tests.conftest import REDIS_URL
 
@@ -116,6 +117,17 @@ def test_an_idle_consumer_polls_redis_rarely(make_broker):
         assert next(consumer) is None
     # back-off from 5 ms to the 1 s cap: about ten polls, where a 100 ms cap made over twenty
     assert len(fetches) <= 12
+
+
+def test_a_delay_queue_consumer_waits_longer_yet_takes_a_delayed_job_at_once(make_broker):
+    broker = make_broker()
+    consumer = broker.consume(dq_name("q"), prefetch=1, timeout=1_000)
+    assert consumer.idle_ms == IDLE_DELAY_POLL_MS > 1_000
+    consumer.idle_misses = 20  # long idle: each wait now lasts the whole IDLE_DELAY_POLL_MS
+    _later(0.3, lambda: make_broker().enqueue(_message(3), delay=60_000))
+    got, after_s = _next_message(consumer, 4)
+    assert got is not None and got.args == (3,)
+    assert after_s < 2.0
 
 
 @settings(max_examples=200, deadline=None)
