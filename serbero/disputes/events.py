@@ -7,6 +7,7 @@ reason code. No other exception escapes, whatever the input.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -91,9 +92,8 @@ def load_verified_event(raw: str | bytes, *, max_bytes: int = MAX_EVENT_BYTES) -
     return event
 
 
-def _tags(event: Event) -> dict[str, list[str]]:
+def _tags(tags: list[list[str]]) -> dict[str, list[str]]:
     """Values of the first copy of each tag Serbero reads, after the size limits."""
-    tags = [t.to_vec() for t in event.tags()]
     if len(tags) > MAX_TAGS:
         raise EventRejected("too_many_tags", str(len(tags)))
     found: dict[str, list[str]] = {}
@@ -121,19 +121,21 @@ def _timestamp(value: str | None) -> int | None:
 
 def parse_dispute_event(raw: str | bytes, *, mostro_pubkey: str, now: int) -> DisputeEvent:
     """Validate a kind-38386 event from the configured Mostro node, or raise EventRejected."""
-    event = load_verified_event(raw)
-    if event.kind().as_u16() != DISPUTE_KIND:
-        raise EventRejected("wrong_kind", str(event.kind().as_u16()))
-    author = event.author().to_hex()
+    # The fields are read from the verified event's own serialisation: one call across the
+    # bindings instead of one per tag and field, which made up two thirds of the parse.
+    fields = json.loads(load_verified_event(raw).as_json())
+    if fields["kind"] != DISPUTE_KIND:
+        raise EventRejected("wrong_kind", str(fields["kind"]))
+    author = fields["pubkey"]
     if author != mostro_pubkey:
         raise EventRejected("wrong_author", author)
-    if len(event.content()) > MAX_CONTENT_CHARS:
-        raise EventRejected("oversized_content", str(len(event.content())))
-    created_at = event.created_at().as_secs()
+    if len(fields["content"]) > MAX_CONTENT_CHARS:
+        raise EventRejected("oversized_content", str(len(fields["content"])))
+    created_at = fields["created_at"]
     if created_at > now + MAX_FUTURE_SKEW_S:
         raise EventRejected("future_timestamp", str(created_at))
 
-    tags = _tags(event)
+    tags = _tags(fields["tags"])
     dispute_id = _first(tags, "d")
     if dispute_id is None:
         raise EventRejected("missing_tag", "d")
@@ -155,7 +157,7 @@ def parse_dispute_event(raw: str | bytes, *, mostro_pubkey: str, now: int) -> Di
 
     solver = _first(tags, "p")
     return DisputeEvent(
-        event_id=event.id().to_hex(),
+        event_id=fields["id"],
         author=author,
         created_at=created_at,
         dispute_id=dispute_id,
