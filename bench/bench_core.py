@@ -431,6 +431,9 @@ class Bench:
             "decrypted": len(received), "missing": missing,
             "decrypted_s": max(received) - t0 if received else float("nan"),
             "sent_s": t_sent, "stored_missing": await self._stored_missing(ids) if missing else 0,
+            "unrecorded": self._unrecorded(ids) if missing else 0,
+            "stepped_past_a_second": bool(harness.read_log(
+                self.listener.log_path, {"catch_up_stepped_past_a_second"})) if missing else False,
             "peak_depth": depth, "cpu_s": cpu, "stages": self.stages(ids),
         }
 
@@ -463,6 +466,14 @@ class Bench:
                 spy.wait(15)
             except subprocess.TimeoutExpired:
                 spy.kill()
+
+    @staticmethod
+    def _unrecorded(ids: list[str]) -> int:
+        """How many of the burst's disputes Serbero has no row for: their events never reached
+        a worker."""
+        from serbero.db.models import Dispute
+
+        return len(ids) - Dispute.select().where(Dispute.dispute_id.in_(ids)).count()
 
     async def _stored_missing(self, ids: list[str]) -> int:
         """How many undelivered DMs the relay holds: sent by Serbero, dropped by the fan-out."""
@@ -699,6 +710,13 @@ def report(opts: Options, res: dict[str, Any], db_kind: str) -> list[tuple[str, 
         if burst["missing"]:
             print(f"   {burst['missing']} DMs never reached an inbox; the relay holds "
                   f"{burst['stored_missing']} of them (its fan-out dropped them under the burst)")
+        if burst.get("unrecorded"):
+            print(f"   {burst['unrecorded']} of the burst's disputes never reached Serbero: the "
+                  "relay's fan-out dropped their events to the listener"
+                  + (", and more than one relay page (500) of the burst's events share one "
+                     "second, which no catch-up can page through (README, Guarantees: the "
+                     "limits); the burst is signed before the clock starts, so all its events "
+                     "carry one or two seconds" if burst.get("stepped_past_a_second") else ""))
         print(f"   peak queue depth: events {burst['peak_depth']['events']}, "
               f"notify {burst['peak_depth']['notify']}")
         print_stages(burst["stages"], "   hop times during the burst (queueing included)")
