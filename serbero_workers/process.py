@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = config.load()
+        # The wiring imports peewee: only once the database is known (`serbero.drivers`).
         drivers.load_only_needed(settings.db_url)
         from serbero_workers import broker as brokers
         from serbero_workers import wiring
