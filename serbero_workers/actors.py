@@ -7,6 +7,8 @@ Messages carry only raw event JSON (on `events`) or natural keys, never objects 
 
 from __future__ import annotations
 
+import logging
+
 import dramatiq
 
 from serbero import clock, ticks
@@ -16,6 +18,8 @@ from serbero.mediation import daemon as mediation_daemon
 from serbero.tiers import steps
 from serbero_workers import wiring
 from serbero_workers.wiring import follow_up, runtime
+
+log = logging.getLogger(__name__)
 
 #: Options of a job that dramatiq retries when it raises (a database error, say): up to eight
 #: times, backing off from half a second to a minute; each attempt may run a minute.
@@ -29,6 +33,24 @@ def ingest_dispute_event(event_json: str) -> None:
     rt = runtime()
     follow_up(ingest.ingest(event_json, settings=rt.settings, signer=rt.signer,
                             now=clock.now()), inline=True)
+
+
+@dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)
+def ingest_dispute_events(events: list[str]) -> None:
+    """Apply the dispute events the listener handed over together (a burst) in one
+    transaction, then publish all their notices at once. A batch that fails is split: each
+    event goes back on the queue as a job of its own, so an event that keeps failing holds
+    back none of the others."""
+    rt = runtime()
+    try:
+        result = ingest.ingest_many(events, settings=rt.settings, signer=rt.signer,
+                                    now=clock.now())
+    except Exception:
+        log.warning("dispute_batch_split", exc_info=True, extra={"events": len(events)})
+        for raw in events:
+            ingest_dispute_event.send(raw)
+        return
+    follow_up(result, inline=True)
 
 
 @dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)

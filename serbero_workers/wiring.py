@@ -44,6 +44,8 @@ LANES = {NOTIFY: "publish_outbox_row", ESCALATION: "publish_handoff_dm",
 #: The actors that take a raw event: the targets of the listener's subscriptions, static or
 #: wanted (a wanted subscription naming anything else is refused by the listener).
 EVENT_TARGETS = (INGEST_DISPUTE_EVENT, INGEST_MOSTRO_EVENT, INGEST_CHAT_EVENT, INGEST_SOLVER_REPLY)
+#: Targets whose events the listener hands over in batches → the actor that takes a batch.
+BATCHED_TARGETS = {INGEST_DISPUTE_EVENT: "ingest_dispute_events"}
 #: A periodic job's queue → the actor that runs it there (ticks.JOBS names each job's queue).
 TICK_ACTORS = {ticks.TICKS: "run_tick", ticks.MEDIATION: "run_mediation_tick"}
 #: Modules of this package that declare no actors; every other one is imported by `install`.
@@ -174,7 +176,10 @@ def build_listener(settings: Settings, command: str = "listen") -> tuple[Listene
         client = broker().client
         seen = RedisSeen(client, settings.redis_namespace)
         claim = RedisClaims(client, settings.redis_namespace, f"listener-{uuid.uuid4()}")
-    listener = Listener(settings, targets=targets(), seen=seen, command=command)
+    jobs = broker()
+    batched = {target: jobs.get_actor(actor).send for target, actor in BATCHED_TARGETS.items()}
+    listener = Listener(settings, targets=targets(), seen=seen, command=command,
+                        batched=batched)
     return listener, Ticker(ticks.periods(settings), claim=claim, fire=fire_tick,
                             on_error=listener.tick_failed)
 

@@ -9,6 +9,7 @@ the same event from two relays or two workers racing on it have the effect of on
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nostr_sdk import Keys
@@ -49,14 +50,43 @@ def _result(outcome: str, dispute_id: str | None = None,
 
 def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestResult:
     """Validate and apply one raw dispute event; a bad event is logged, counted and dropped."""
+    event = _checked(raw, settings, now)
+    if isinstance(event, IngestResult):
+        return event
+    return _apply_once(event, settings, signer, now,
+                       _sign_initial_notices(event, settings, signer, now))
+
+
+def ingest_many(raws: Sequence[str], *, settings: Settings, signer: Keys,
+                now: int) -> FollowUp:
+    """Validate and apply several raw dispute events (a batch the listener handed over) in one
+    transaction, each in a savepoint of its own, so that each has the effect it would have had
+    alone: a bad one is dropped, a copy applied before (or earlier in the batch) changes
+    nothing. Any other error rolls the whole batch back, for its job to handle."""
+    events = [e for e in (_checked(raw, settings, now) for raw in raws)
+              if isinstance(e, DisputeEvent)]
+    signed = [_sign_initial_notices(e, settings, signer, now) for e in events]
+    with database.atomic():
+        applied = [_apply_once(e, settings, signer, now, s)
+                   for e, s in zip(events, signed, strict=True)]
+    return NOTHING.then(*applied)
+
+
+def _checked(raw: str, settings: Settings, now: int) -> DisputeEvent | IngestResult:
+    """The parsed event, or the result of rejecting it (logged and counted)."""
     try:
-        event = parse_dispute_event(raw, mostro_pubkey=settings.mostro_pubkey, now=now)
+        return parse_dispute_event(raw, mostro_pubkey=settings.mostro_pubkey, now=now)
     except EventRejected as rejected:
         rejections.count(settings, rejected.reason)
         log.warning("dispute_event_rejected", extra={"reason": rejected.reason,
                                                      "detail": rejected.detail})
         return _result(f"rejected:{rejected.reason}")
-    signed = _sign_initial_notices(event, settings, signer, now)
+
+
+def _apply_once(event: DisputeEvent, settings: Settings, signer: Keys, now: int,
+                signed: notify.Signed | None) -> IngestResult:
+    """Apply an event in a transaction (a savepoint inside one) that also claims its id in the
+    inbox; an event applied before is rolled back and changes nothing."""
     try:
         with database.atomic():
             result = _apply(event, settings, signer, now, signed)

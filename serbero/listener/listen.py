@@ -33,6 +33,7 @@ from serbero.cursor import ResumeCursor
 from serbero.dedup import SeenFilter
 from serbero.errors import EventRejected
 from serbero.listener import heartbeat
+from serbero.listener.batch import Batcher
 from serbero.listener.catchup import CatchUp
 from serbero.listener.relay_watch import RelayWatch
 from serbero.listener.subscriptions import DISPUTES, Subscription, deployment
@@ -49,18 +50,23 @@ REFETCH_TIMEOUT_S = 10
 STREAM_RETRY_S = 0.5
 
 Targets = Mapping[str, Callable[[str], None]]
+#: Target name → the call that enqueues several of its events as one job.
+BatchTargets = Mapping[str, Callable[[list[str]], object]]
 
 
 class Listener:
     def __init__(self, settings: Settings, *, targets: Targets, seen: SeenFilter,
                  cursor: ResumeCursor | None = None,
                  subscriptions: Sequence[Subscription] | None = None,
-                 command: str = "listen") -> None:
+                 command: str = "listen", batched: BatchTargets | None = None) -> None:
         self.settings = settings
         #: The command running it (`listen`, `run`), as its heartbeat tells.
         self.command = command
         self.targets = targets
         self.seen = seen
+        #: Targets whose events are handed over in batches (`serbero.listener.batch`).
+        self.batches = {name: Batcher(send_many, seen=seen, on_error=self._batch_failed)
+                        for name, send_many in (batched or {}).items()}
         timeouts = settings.timeouts
         self.cursor = cursor or ResumeCursor(CURSOR_NAME, overlap_s=timeouts.resume_overlap_seconds,
                                              lookback_s=timeouts.cold_start_lookback_seconds)
@@ -150,7 +156,7 @@ class Listener:
             # Tracked before enqueueing: if the queue fails, the cursor still holds this event
             # back and the next catch-up hands it over again.
             self.cursor.track(checked.event_id, checked.created_at, now)
-        outcome = self.hand_over(checked.event_id, raw, self.targets[sub.target])
+        outcome = self.hand_over(checked.event_id, raw, sub.target)
         if outcome == "enqueued" and sub.received_as is not None:
             self.last_event_at = time.time()
             log.info(sub.received_as, extra=checked.facts or {})
@@ -159,16 +165,20 @@ class Listener:
     def handle_fetched(self, event: Event, subscription: str) -> str:
         return self.handle(event.as_json(), subscription)
 
-    def hand_over(self, event_id: str, raw: str, enqueue: Callable[[str], None]) -> str:
-        """Hand an event to `enqueue` unless it was before: `enqueued`, `duplicate`,
-        `deferred` (Redis is down: it is read again once Redis is back) or `enqueue_failed`.
-        Marked seen only after the enqueue worked (issue 10, defect 8)."""
+    def hand_over(self, event_id: str, raw: str, target: str) -> str:
+        """Hand an event to its target's queue unless it was before: `enqueued` (or, for a
+        batched target, put in the next batch), `duplicate`, `deferred` (Redis is down: it is
+        read again once Redis is back) or `enqueue_failed`. Marked seen only after the enqueue
+        worked (issue 10, defect 8)."""
         if self.redis.down:
             return "deferred"
         try:
             if self.seen.seen(event_id):
                 return "duplicate"
-            enqueue(raw)
+            if (batch := self.batches.get(target)) is not None:
+                batch.add(event_id, raw)  # marked seen once its batch is enqueued
+                return "enqueued"
+            self.targets[target](raw)
             self.seen.mark(event_id)
         except Exception as exc:
             if is_connection_error(exc):
@@ -177,6 +187,14 @@ class Listener:
             log.exception("enqueue_failed", extra={"event_id": event_id})
             return "enqueue_failed"
         return "enqueued"
+
+    def _batch_failed(self, exc: Exception, events: int) -> None:
+        """A batch that could not be enqueued: its events are read again (Redis's return, the
+        next catch-up), the cursor holding them back meanwhile."""
+        if is_connection_error(exc):
+            self.redis.failed(exc)
+        else:
+            log.error("enqueue_failed", exc_info=exc, extra={"events": events})
 
     def tick_failed(self, job: str, exc: Exception) -> None:
         """The ticker's errors: a Redis outage joins the outage's lines, anything else is
@@ -276,6 +294,8 @@ class Listener:
         """Stop handing events to the queue, save the cursor, close the connections; whatever
         went wrong before, the cursor is saved."""
         await self.catch_up.cancel()
+        for batch in self.batches.values():
+            batch.flush()
         for task in (self._consumer, *self._background):
             if task is not None:
                 task.cancel()

@@ -84,8 +84,7 @@ class WantedSubscriptions:
             event = _matching(raw, filters)
         except EventRejected as rejected:
             return self.listener.rejected(rejected, "wanted_event_rejected", "wanted_")
-        return self.listener.hand_over(event.id().to_hex(), raw,
-                                       self.listener.targets[row.target])
+        return self.listener.hand_over(event.id().to_hex(), raw, row.target)
 
 
 def _matching(raw: str, filters: list[Filter]) -> Event:

@@ -1,4 +1,5 @@
-"""Race: two worker processes, four threads each, fed the same events give one effect per event.
+"""Race: two worker processes, four threads each, fed the same events give one effect per event,
+whether each event is a job of its own or the jobs carry batches.
 
 Every event is enqueued three times and the copies race through separate processes; the
 database must still hold one dispute, one transition per move and one notice per solver per
@@ -64,17 +65,25 @@ def wait_until(predicate, timeout=60.0, procs=()):
         time.sleep(0.1)
 
 
-def burst(events) -> None:
+def burst(events, batched: bool) -> None:
+    """Every event COPIES times, shuffled: one per job, or in batches of one to six (copies of
+    one event may share a batch), as the listener hands them over under a burst."""
     copies = [e.as_json() for e in events for _ in range(COPIES)]
     random.shuffle(copies)
-    for raw in copies:
-        actors.ingest_dispute_event.send(raw)
+    while copies:
+        if batched:
+            size = random.randint(1, 6)
+            actors.ingest_dispute_events.send(copies[:size])
+            copies = copies[size:]
+        else:
+            actors.ingest_dispute_event.send(copies.pop())
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("batched", [False, True], ids=["one per job", "batches"])
 def test_two_worker_processes_give_one_effect_per_event(nostr_loop, mostro, solver_ana,
                                                         solver_bo, make_settings, relay, broker,
-                                                        backend, db, tmp_path):
+                                                        backend, db, tmp_path, batched):
     need(REDIS_URL is not None, "Redis")
     settings = make_settings(relays=[relay], mostro=mostro.pubkey,
                              solvers=[solver_ana, solver_bo])
@@ -88,7 +97,7 @@ def test_two_worker_processes_give_one_effect_per_event(nostr_loop, mostro, solv
             ("settled", lambda d: mostro.revision(d, "settled"), "resolved"),
         ]
         for _, make_event, state in phases:
-            burst([make_event(d) for d in ids])
+            burst([make_event(d) for d in ids], batched)
             wait_until(lambda state=state: Dispute.select().where(
                 Dispute.lifecycle_state == state).count() == DISPUTES, procs=procs)
             wait_until(lambda: Outbox.select().where(Outbox.status == "pending").count() == 0,

@@ -1,0 +1,115 @@
+"""Dispute events in batches (issue 8, burst throughput): a batch has exactly the effect of its
+events applied one by one (bad ones dropped, copies changing nothing, the solvers decrypting one
+notice per dispute); a batch that fails is split into jobs of one event each, and nothing is
+lost; a burst through the real listener goes as far fewer jobs than events. Real relay, Redis,
+worker, keys and database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import peewee
+import pytest
+
+from serbero import clock
+from serbero.db.models import Dispute, Notification, ProcessedInput
+from serbero.disputes import ingest
+from serbero.listener.batch import MAX_EVENTS
+from serbero_workers import actors, wiring
+from tests.integration.test_pipeline import Serving, wait_until
+
+
+def test_a_batch_has_the_effect_of_its_events_one_by_one(runtime, driver, mostro, nostr_loop,
+                                                          solver_ana, solver_bo):
+    a, b, c = (str(uuid.uuid4()) for _ in range(3))
+    opened_a = mostro.revision(a, "initiated").as_json()
+    batch = [opened_a, "not an event", mostro.revision(b, "initiated").as_json(), opened_a,
+             mostro.revision(c, "in-progress").as_json()]
+    now = clock.now()
+
+    result = ingest.ingest_many(batch, settings=runtime.settings, signer=runtime.signer, now=now)
+    driver.publish(result.outbox_ids, now)
+
+    assert {d.dispute_id: d.lifecycle_state for d in Dispute.select()} == {
+        a: "notified", b: "notified", c: "taken"}
+    assert ProcessedInput.select().count() == 3
+    for dispute_id in (a, b):
+        assert Notification.select().where((Notification.dispute == dispute_id)
+                                           & (Notification.notif_type == "initial")
+                                           & (Notification.status == "sent")).count() == 2
+    for inbox in (solver_ana, solver_bo):
+        for dispute_id in (a, b):
+            nostr_loop.run(inbox.wait_for(1, containing=dispute_id, timeout=10), 15)
+    nostr_loop.run(asyncio.sleep(0.5), 5)
+    for inbox in (solver_ana, solver_bo):
+        assert [len(inbox.texts(d)) for d in (a, b)] == [1, 1]
+    notifications = Notification.select().count()
+
+    # The same batch again (a redelivered job) changes nothing.
+    again = ingest.ingest_many(batch, settings=runtime.settings, signer=runtime.signer,
+                               now=clock.now())
+    assert again.outbox_ids == ()
+    assert ProcessedInput.select().count() == 3
+    assert Notification.select().count() == notifications
+
+
+def test_a_batch_that_fails_is_split_and_every_event_applied(runtime, broker, worker, mostro,
+                                                              mocker):
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    execute_sql = peewee.Database.execute_sql
+    failed = []
+
+    def disk_fault_once(db, sql, *args, **kwargs):
+        """The database fails the batch's first inbox claim, as a full disk would."""
+        if sql.startswith("INSERT") and '"processed_inputs"' in sql and not failed:
+            failed.append(sql)
+            raise peewee.OperationalError("disk I/O error")
+        return execute_sql(db, sql, *args, **kwargs)
+
+    mocker.patch.object(peewee.Database, "execute_sql", disk_fault_once)
+    actors.ingest_dispute_events.send([mostro.revision(d, "initiated").as_json() for d in ids])
+    wait_until(lambda: Dispute.select().where(Dispute.lifecycle_state == "notified").count()
+               == len(ids), timeout=30)
+    assert failed, "the fault never fired"
+    assert ProcessedInput.select().count() == len(ids)
+
+
+@pytest.mark.slow
+def test_a_burst_through_the_listener_goes_as_few_jobs(runtime, broker, worker, mostro,
+                                                         nostr_loop, solver_ana, solver_bo,
+                                                         redis_client):
+    from serbero.dedup import RedisSeen
+    from serbero.listener import Listener
+    from tests.conftest import NAMESPACE
+
+    batches: list[int] = []
+    send_many = actors.ingest_dispute_events.send
+
+    def counted(raws):
+        batches.append(len(raws))
+        return send_many(raws)
+
+    listener = Listener(runtime.settings, targets=wiring.targets(),
+                        seen=RedisSeen(redis_client, NAMESPACE),
+                        batched={"ingest_dispute_event": counted})
+    serving = Serving(nostr_loop, listener)
+    disputes = 60
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(disputes)]
+        events = [mostro.revision(d, "initiated") for d in ids]
+        async def publish_all():
+            await asyncio.gather(*(mostro.send(e) for e in events))
+        nostr_loop.run(publish_all(), 30)
+        wait_until(lambda: Dispute.select().where(Dispute.lifecycle_state == "notified").count()
+                   == disputes, timeout=60)
+        for inbox in (solver_ana, solver_bo):
+            nostr_loop.run(inbox.wait_for(disputes, timeout=30), 40)
+    finally:
+        serving.stop()
+    assert sum(batches) >= disputes  # each event handed over (a catch-up may add copies)
+    assert len(batches) < disputes
+    assert max(batches) <= MAX_EVENTS
+    assert ProcessedInput.select().count() == disputes
+    for inbox in (solver_ana, solver_bo):
+        assert len(inbox.messages) == disputes
