@@ -11,6 +11,8 @@ import uuid
 
 import peewee
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from serbero import clock
 from serbero.db.models import Dispute, Notification, ProcessedInput
@@ -52,6 +54,21 @@ def test_a_batch_has_the_effect_of_its_events_one_by_one(runtime, driver, mostro
     assert again.outbox_ids == ()
     assert ProcessedInput.select().count() == 3
     assert Notification.select().count() == notifications
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(st.one_of(st.text(max_size=200), st.integers(), st.none(),
+                                st.binary(max_size=64), st.lists(st.text(max_size=8))),
+                      max_size=8)
+       | st.text(max_size=100))
+def test_a_hostile_batch_changes_nothing_and_raises_nothing(runtime, batch):
+    """A message on the queue is outside input too: whatever its list holds (or if it is no
+    list at all), nothing is applied and nothing escapes."""
+    result = ingest.ingest_many(batch, settings=runtime.settings, signer=runtime.signer,
+                                now=clock.now())
+    assert result.outbox_ids == ()
+    assert Dispute.select().count() == 0 and ProcessedInput.select().count() == 0
 
 
 def test_a_batch_that_fails_is_split_and_every_event_applied(runtime, broker, worker, mostro,
