@@ -80,7 +80,11 @@ async def read_relay(client, url: str, subscriptions: Iterable[tuple[str, list[F
             in_window = []
             for event in fresh:
                 seen.add(event.id().to_hex())
-                outcome = handle(event, name)
+                try:
+                    outcome = handle(event, name)
+                except Exception:  # one event's bug must not end the read (issue 10, defect 7)
+                    log.exception("event_not_handled", extra={"relay": url, "subscription": name})
+                    outcome = "failed"
                 handed += outcome in ("enqueued", "deferred")
                 created = event.created_at().as_secs()
                 if since <= created and (until is None or created <= until):
