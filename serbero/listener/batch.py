@@ -40,9 +40,11 @@ class Batcher:
         self._timer: asyncio.TimerHandle | None = None
         self._last_sent = float("-inf")
 
-    def add(self, event_id: str, raw: str) -> None:
+    def add(self, event_id: str, raw: str) -> bool:
+        """Put an event in the next batch; False if it is there already (the same event from
+        a second relay, within the window)."""
         if any(event_id == pending for pending, _ in self.pending):
-            return  # the same event from a second relay, within the window
+            return False
         self.pending.append((event_id, raw))
         loop = asyncio.get_running_loop()
         due = self._last_sent + WINDOW_S
@@ -50,6 +52,7 @@ class Batcher:
             self.flush()
         elif self._timer is None:
             self._timer = loop.call_at(due, self.flush)
+        return True
 
     def flush(self) -> None:
         """Send what is pending now; errors go to `on_error` with the number of events lost."""

@@ -176,8 +176,8 @@ class Listener:
             if self.seen.seen(event_id):
                 return "duplicate"
             if (batch := self.batches.get(target)) is not None:
-                batch.add(event_id, raw)  # marked seen once its batch is enqueued
-                return "enqueued"
+                # marked seen once its batch is enqueued
+                return "enqueued" if batch.add(event_id, raw) else "duplicate"
             self.targets[target](raw)
             self.seen.mark(event_id)
         except Exception as exc:

@@ -75,9 +75,10 @@ async def test_a_full_batch_goes_without_waiting():
 async def test_the_same_event_twice_in_the_window_is_sent_once():
     queue = Queue()
     batcher = queue.batcher()
-    for event_id in ("first", "x", "x"):  # the second x from another relay
-        batcher.add(event_id, f"raw-{event_id}")
+    added = [batcher.add(event_id, f"raw-{event_id}")
+             for event_id in ("first", "x", "x")]  # the second x from another relay
     batcher.flush()
+    assert added == [True, True, False]
     assert queue.batches == [["raw-first"], ["raw-x"]]
 
 
