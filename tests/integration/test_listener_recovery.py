@@ -90,15 +90,13 @@ def test_a_flushed_redis_is_noticed_and_what_it_held_is_handed_over_again_at_onc
         serving.stop()
 
 
-def test_an_event_that_breaks_its_check_is_logged_and_the_next_one_is_handled(
-        nostr_loop, relay, mostro, db, make_settings, caplog):
-    # issue 10, defect 7: the consumer must survive any error of one event
+def poisoned_listener(settings, poison: str) -> tuple[Listener, list[str]]:
+    """A listener whose dispute check raises on events that name `poison` (a bug meeting an
+    event it did not expect), and the list its good events are handed to."""
     from dataclasses import replace
 
     from serbero.listener.subscriptions import deployment
 
-    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
-    poison = str(uuid.uuid4())
     disputes = deployment(settings)[0]
 
     def check(raw):
@@ -106,9 +104,18 @@ def test_an_event_that_breaks_its_check_is_logged_and_the_next_one_is_handled(
             raise RuntimeError("a bug met an event it did not expect")
         return disputes.check(raw)
 
-    handed = []
+    handed: list[str] = []
     listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append},
                         seen=LocalSeen(), subscriptions=[replace(disputes, check=check)])
+    return listener, handed
+
+
+def test_an_event_that_breaks_its_check_is_logged_and_the_next_one_is_handled(
+        nostr_loop, relay, mostro, db, make_settings, caplog):
+    # issue 10, defect 7: the consumer must survive any error of one event
+    settings = make_settings(relays=[relay], mostro=mostro.pubkey)
+    poison = str(uuid.uuid4())
+    listener, handed = poisoned_listener(settings, poison)
     serving = Serving(nostr_loop, listener)
     try:
         # Given an event that makes its check raise, then a good one
@@ -125,19 +132,8 @@ def test_an_event_that_breaks_its_check_is_logged_and_the_next_one_is_handled(
 
 def test_an_event_that_breaks_its_check_does_not_end_a_catch_up(nostr_loop, relay, mostro, db,
                                                                   make_settings, caplog):
-    from dataclasses import replace
-
-    from serbero.listener.subscriptions import deployment
-
     settings = make_settings(relays=[relay], mostro=mostro.pubkey)
     poison = str(uuid.uuid4())
-    disputes = deployment(settings)[0]
-
-    def check(raw):
-        if poison in raw:
-            raise RuntimeError("a bug met an event it did not expect")
-        return disputes.check(raw)
-
     # Given a relay that holds a poisonous event and, dated a second earlier, a good one, both
     # before the live subscription's overlap: only the start-up's read can meet them
     old = int(time.time()) - 2 * settings.timeouts.resume_overlap_seconds
@@ -147,9 +143,7 @@ def test_an_event_that_breaks_its_check_does_not_end_a_catch_up(nostr_loop, rela
                               created_at=old + 1, opened_at=old + 1)
     for event in (earlier, poisonous):
         nostr_loop.run(mostro.send(event), 10)
-    handed = []
-    listener = Listener(settings, targets={INGEST_DISPUTE_EVENT: handed.append},
-                        seen=LocalSeen(), subscriptions=[replace(disputes, check=check)])
+    listener, handed = poisoned_listener(settings, poison)
     # When the listener starts and reads the relay back
     serving = Serving(nostr_loop, listener)
     try:
