@@ -726,8 +726,9 @@ def report(opts: Options, res: dict[str, Any], db_kind: str) -> list[tuple[str, 
         print(f"\n3. Library limit (nostr-sdk alone in {libs[0]['senders']} sender process(es) "
               f"of their own, same relay, same inboxes): the daemon's message form "
               f"({libs[0].get('form', '?')}, {libs[0].get('text_length', 0)}-character text) "
-              f"built and sent with {PUBLISH_IN_FLIGHT} sends in flight each; received in the "
-              "solver inboxes.")
+              f"built and sent with {PUBLISH_IN_FLIGHT} sends in flight each, with the byte "
+              "copy into the bindings that Serbero's processes install; received in the solver "
+              "inboxes.")
         rates, decrypted_rates = [], []
         for i, lib in enumerate(libs, 1):
             dec = rate(lib["decrypted"], lib["decrypted_s"])

@@ -8,6 +8,10 @@ inboxes, whose work would otherwise slow the probe down and read the limit low.
 `nip17-original`, a NIP-17 gift wrap with a `d` tag. `--text-length` pads the text to the length
 of the daemon's notice.
 
+It installs the byte copy into nostr-sdk's bindings that Serbero's own processes install
+(`serbero/nostr/bindings.py`), so that the limit is the library as the daemon runs it: without
+it the probe pays a per-byte copy the daemon does not, and reads the limit low.
+
 Protocol on stdio: after connecting (and paying the first-write Nagle spike on a throwaway
 recipient) it prints `ready`; it starts when a line arrives on stdin, and finally prints one
 JSON line: DMs acknowledged by the relay, failures, and the CLOCK_MONOTONIC instants
@@ -36,6 +40,8 @@ from nostr_sdk import (
     nip17_make_private_msg,
     nip44_encrypt,
 )
+
+from serbero.nostr import bindings
 
 #: Sends waiting for their OK at once; the reference measured 64 as the library's sweet spot.
 IN_FLIGHT = 64
@@ -129,6 +135,7 @@ def main() -> None:
     parser.add_argument("--form", choices=[MOSTRO_V2, NIP17], default=NIP17)
     parser.add_argument("--text-length", type=int, default=0)
     args = parser.parse_args()
+    bindings.apply()
     result = asyncio.run(run(args.relay, args.recipients.split(","), args.count, args.tag,
                              args.offset, form=args.form, text_length=args.text_length))
     print(json.dumps(result), flush=True)

@@ -9,6 +9,7 @@ the same event from two relays or two workers racing on it have the effect of on
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,16 +61,61 @@ def ingest(raw: str, *, settings: Settings, signer: Keys, now: int) -> IngestRes
 def ingest_many(raws: Sequence[str], *, settings: Settings, signer: Keys,
                 now: int) -> FollowUp:
     """Validate and apply several raw dispute events (a batch the listener handed over) in one
-    transaction, each in a savepoint of its own, so that each has the effect it would have had
-    alone: a bad one is dropped, a copy applied before (or earlier in the batch) changes
-    nothing. Any other error rolls the whole batch back, for its job to handle."""
+    transaction, with the effect each would have had alone: a bad one is dropped, a copy
+    applied before (or earlier in the batch) changes nothing. The disputes a burst opens are
+    recorded together (`_open_new`); every other event goes one by one, each in a savepoint
+    of its own. Any other error rolls the whole batch back, for its job to handle."""
     events = [e for e in (_checked(raw, settings, now) for raw in raws)
               if isinstance(e, DisputeEvent)]
     signed = [_sign_initial_notices(e, settings, signer, now) for e in events]
+    per_dispute = Counter(e.dispute_id for e in events)
+    openings, others = [], []
+    for event, notices_signed in zip(events, signed, strict=True):
+        alone = notices_signed is not None and per_dispute[event.dispute_id] == 1
+        (openings if alone else others).append((event, notices_signed))
     with database.atomic():
-        applied = [_apply_once(e, settings, signer, now, s)
-                   for e, s in zip(events, signed, strict=True)]
-    return NOTHING.then(*applied)
+        opened, left = _open_new(openings, settings, now)
+        applied = [_apply_once(e, settings, signer, now, s) for e, s in others + left]
+    return opened.then(*applied)
+
+
+def _open_new(openings: list[tuple[DisputeEvent, notify.Signed]], settings: Settings,
+              now: int) -> tuple[FollowUp, list[tuple[DisputeEvent, notify.Signed]]]:
+    """Record the disputes that `openings` (`initiated` events, one per dispute, signed)
+    open, with their notices: one statement per table for all of them, in a savepoint.
+    Returns what to publish, and the openings of disputes already recorded (a replay, or a
+    dispute first seen at another status), left for the one-by-one path. Should any of the
+    new ones' event ids be applied already, the savepoint is undone and all are left."""
+    if not openings:
+        return NOTHING, []
+    try:
+        with database.atomic():
+            # Sorted, so two workers inserting overlapping batches take the keys in one order.
+            rows = sorted((_dispute_row(e, now) for e, _ in openings),
+                          key=lambda row: row["dispute_id"])
+            new = {dispute_id for (dispute_id,) in Dispute.insert_many(rows).on_conflict_ignore()
+                   .returning(Dispute.dispute_id).tuples().execute()}
+            opened = [(e, s) for e, s in openings if e.dispute_id in new]
+            if not opened:
+                return NOTHING, openings
+            claimed = (ProcessedInput.insert_many([
+                dict(key=e.event_id, kind=INPUT_KIND, outcome="detected", processed_at=now)
+                for e, _ in opened]).on_conflict_ignore().as_rowcount().execute())
+            if claimed != len(opened):
+                raise _AlreadyApplied
+            Transition.insert_many([
+                dict(dispute=e.dispute_id, from_state=None, to_state=lifecycle.NEW,
+                     transitioned_at=now, trigger=f"detected:{e.event_id}")
+                for e, _ in opened]).execute()
+            for e, _ in opened:
+                log.info("detected new dispute", extra={"dispute_id": e.dispute_id,
+                                                         "initiator": e.initiator})
+            stored = notify.store([(_as_recorded(e), s) for e, s in opened], notices.INITIAL,
+                                  settings=settings, now=now)
+    except _AlreadyApplied:
+        return NOTHING, openings
+    return (stored.then(*(revisions.detected(e.dispute_id, settings, now) for e, _ in opened)),
+            [(e, s) for e, s in openings if e.dispute_id not in new])
 
 
 def _checked(raw: str, settings: Settings, now: int) -> DisputeEvent | IngestResult:
@@ -171,19 +217,24 @@ def _taken_by_serbero(event: DisputeEvent, settings: Settings, now: int) -> Inge
 def _insert_if_new(event: DisputeEvent, now: int) -> bool:
     """Record a dispute seen for the first time. A dispute first seen `in-progress` or closed
     (Serbero was down while it opened) is recorded too, so nothing is lost from the audit."""
-    inserted = (Dispute.insert(
+    inserted = (Dispute.insert(**_dispute_row(event, now))
+                .on_conflict_ignore().as_rowcount().execute()) == 1
+    if inserted:
+        Transition.create(dispute=event.dispute_id, from_state=None, to_state=lifecycle.NEW,
+                          transitioned_at=now, trigger=f"detected:{event.event_id}")
+    return inserted
+
+
+def _dispute_row(event: DisputeEvent, now: int) -> dict[str, object]:
+    """The columns of the row a dispute gets when Serbero first sees it."""
+    return dict(
         dispute_id=event.dispute_id, event_id=event.event_id, mostro_pubkey=event.author,
         initiator_role=_as_recorded(event).initiator_role, dispute_status=event.status,
         event_timestamp=event.created_at, opened_at=event.opened_at, detected_at=now,
         detected_at_ms=clock.now_ms(),
         lifecycle_state=lifecycle.NEW, status_event_id=event.event_id,
         status_event_at=event.created_at, status_stage=event.stage,
-        next_notify_at=now + INITIAL_RETRY_BASE_S if event.status == "initiated" else None,
-    ).on_conflict_ignore().as_rowcount().execute()) == 1
-    if inserted:
-        Transition.create(dispute=event.dispute_id, from_state=None, to_state=lifecycle.NEW,
-                          transitioned_at=now, trigger=f"detected:{event.event_id}")
-    return inserted
+        next_notify_at=now + INITIAL_RETRY_BASE_S if event.status == "initiated" else None)
 
 
 def _advance_revision(event: DisputeEvent) -> bool:

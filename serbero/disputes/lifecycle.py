@@ -7,6 +7,7 @@ row-count check, so two workers racing on one dispute cannot both move it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from serbero.db.models import Dispute, Transition
@@ -73,3 +74,27 @@ def transition(dispute_id: str, to_state: str, *, trigger: str, at: int,
             return None
     log.warning("lifecycle_transition_contended", extra={"dispute_id": dispute_id, "to": to_state})
     return None
+
+
+def transition_many(dispute_ids: Sequence[str], to_state: str, *, from_state: str, trigger: str,
+                    at: int, **updates: Any) -> list[str]:
+    """`transition` for several disputes that all leave one legal predecessor (the initial
+    notices of a burst landing): one compare-and-set UPDATE for all, and one audit row per
+    dispute it moved. Returns the disputes moved; the others were elsewhere (a lost race)."""
+    if not is_legal(from_state, to_state):
+        raise ValueError(f"{from_state} → {to_state} is not a legal move")
+    if not dispute_ids:
+        return []
+    moved = [dispute_id for (dispute_id,) in
+             Dispute.update(lifecycle_state=to_state, last_state_change=at, **updates)
+             .where(Dispute.dispute_id.in_(list(dispute_ids))
+                    & (Dispute.lifecycle_state == from_state))
+             .returning(Dispute.dispute_id).tuples().execute()]
+    if moved:
+        Transition.insert_many([dict(dispute=dispute_id, from_state=from_state,
+                                     to_state=to_state, transitioned_at=at, trigger=trigger)
+                                for dispute_id in moved]).execute()
+    for dispute_id in moved:
+        log.info("lifecycle_transition", extra={
+            "dispute_id": dispute_id, "from": from_state, "to": to_state, "trigger": trigger})
+    return moved

@@ -119,39 +119,57 @@ def fan_out(dispute: Dispute, notif_type: str, *, settings: Settings, signer: Ke
     others (NOTIF-4)."""
     signed = signed or sign(dispute, notif_type, settings=settings, signer=signer, now=now,
                             takeover=takeover, with_copies=with_copies, to=to)
-    valid, failed = [], []
-    for solver, hex_pubkey, error in recipients(settings.solvers):
-        if hex_pubkey is not None:
-            if to is None or hex_pubkey in to:
-                valid.append((solver, hex_pubkey, signed.solvers[hex_pubkey]))
-        elif include_invalid:
-            failed.append(dict(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
-                               status="failed", error_message=f"invalid pubkey: {error}",
-                               notif_type=notif_type, outbox=None, created_at=now,
-                               sent_at=now))
-            log.warning("notification_failed: invalid solver pubkey", extra={
-                "dispute_id": dispute.dispute_id, "notif_type": notif_type})
+    return store([(dispute, signed)], notif_type, settings=settings, now=now,
+                 include_invalid=include_invalid, to=to)
+
+
+def store(signed_notices: Sequence[tuple[Dispute, Signed]], notif_type: str, *, settings: Settings,
+          now: int, include_invalid: bool = True,
+          to: Collection[str] | None = None) -> FollowUp:
+    """`fan_out` for notices already signed, of one type, for any number of disputes (the new
+    disputes of a burst): one statement per table for all of them, the same rows as one
+    `fan_out` each. Call inside the transaction that decided them."""
+    targets = recipients(settings.solvers)
+    valid: list[tuple[str, SolverEntry, str, Event]] = []
+    failed: list[dict[str, object]] = []
+    for dispute, signed in signed_notices:
+        for solver, hex_pubkey, error in targets:
+            if hex_pubkey is not None:
+                if to is None or hex_pubkey in to:
+                    valid.append((dispute.dispute_id, solver, hex_pubkey,
+                                  signed.solvers[hex_pubkey]))
+            elif include_invalid:
+                failed.append(dict(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
+                                   status="failed", error_message=f"invalid pubkey: {error}",
+                                   notif_type=notif_type, outbox=None, created_at=now,
+                                   sent_at=now))
+                log.warning("notification_failed: invalid solver pubkey", extra={
+                    "dispute_id": dispute.dispute_id, "notif_type": notif_type})
+    events = {event.id().to_hex(): event for _, _, _, event in valid}
     queued = outbox.write([NewRow(channel=NOSTR, purpose=PURPOSE.name, recipient=hex_pubkey,
-                                  message_id=event.id().to_hex(), body=event.as_json(),
+                                  message_id=event_id, body=event.as_json(),
                                   republish_after_s=FIRST_RETRY_AFTER_S,
-                                  dispute_id=dispute.dispute_id, notice_type=notif_type)
-                           for _, hex_pubkey, event in valid], now=now)
+                                  dispute_id=dispute_id, notice_type=notif_type)
+                           for (dispute_id, _, hex_pubkey, event), event_id
+                           in zip(valid, events, strict=True)], now=now)
     # insert_many takes its columns from the first row: every row names them all.
-    rows = failed + [dict(dispute=dispute.dispute_id, solver_pubkey=solver.pubkey,
-                          status="pending", error_message=None, notif_type=notif_type,
-                          outbox=publish.row_id, created_at=now, sent_at=None)
-                     for (solver, _, _), publish in zip(valid, queued, strict=True)]
+    rows = failed + [dict(dispute=dispute_id, solver_pubkey=solver.pubkey, status="pending",
+                          error_message=None, notif_type=notif_type, outbox=publish.row_id,
+                          created_at=now, sent_at=None)
+                     for (dispute_id, solver, _, _), publish in zip(valid, queued, strict=True)]
     if rows:
         Notification.insert_many(rows).execute()
-    if not queued and not _skip_explained(dispute.dispute_id, notif_type):
-        audit("notification_skipped", dispute_id=dispute.dispute_id, at=now,
-              notif_type=notif_type, reason="no_valid_solvers")
-        log.warning("no solvers configured; dispute persisted but not notified", extra={
-            "dispute_id": dispute.dispute_id, "notif_type": notif_type})
-    extra: list[Publish] = copies.write(signed.message, signed.copies, settings=settings,
-                                        now=now)
-    in_memory = {e.id().to_hex(): e for e in signed.solvers.values()}
-    return FollowUp(publish=(*queued, *extra), signed=in_memory)
+    told = {dispute_id for dispute_id, _, _, _ in valid}
+    extra: list[Publish] = []
+    for dispute, signed in signed_notices:
+        if dispute.dispute_id not in told and not _skip_explained(dispute.dispute_id,
+                                                                   notif_type):
+            audit("notification_skipped", dispute_id=dispute.dispute_id, at=now,
+                  notif_type=notif_type, reason="no_valid_solvers")
+            log.warning("no solvers configured; dispute persisted but not notified", extra={
+                "dispute_id": dispute.dispute_id, "notif_type": notif_type})
+        extra += copies.write(signed.message, signed.copies, settings=settings, now=now)
+    return FollowUp(publish=(*queued, *extra), signed=events)
 
 
 def _skip_explained(dispute_id: str, notif_type: str) -> bool:
@@ -180,14 +198,17 @@ def on_sent(rows: Sequence[Outbox], now: int, settings: Settings) -> FollowUp | 
         log.info("notification_sent", extra={"dispute_id": row.dispute_id,
                                              "solver": short(row.recipient),
                                              "notif_type": row.notice_type})
-    for dispute_id in dict.fromkeys(r.dispute_id for r in rows
-                                    if r.notice_type == notices.INITIAL):
-        acknowledged = Dispute.select(Dispute.acknowledged_at).where(
-            Dispute.dispute_id == dispute_id).scalar() is not None
-        lifecycle.transition(dispute_id, lifecycle.NOTIFIED, trigger="initial_notification",
-                             at=now, last_notified_at=now, next_notify_at=None,
-                             next_renotify_at=after_initial(now, settings,
-                                                            acknowledged=acknowledged))
+    landed = list(dict.fromkeys(r.dispute_id for r in rows if r.notice_type == notices.INITIAL))
+    if landed:
+        acknowledged = {dispute_id for (dispute_id,) in Dispute.select(Dispute.dispute_id)
+                        .where(Dispute.dispute_id.in_(landed)
+                               & Dispute.acknowledged_at.is_null(False)).tuples()}
+        for ack in (False, True):
+            lifecycle.transition_many(
+                [d for d in landed if (d in acknowledged) is ack], lifecycle.NOTIFIED,
+                from_state=lifecycle.NEW, trigger="initial_notification", at=now,
+                last_notified_at=now, next_notify_at=None,
+                next_renotify_at=after_initial(now, settings, acknowledged=ack))
     rounds: dict[str, int] = {}
     for row in rows:
         if row.notice_type == notices.RENOTIFICATION:
