@@ -21,6 +21,7 @@ SEEN_TTL_S = 7 * 86400
 class SeenFilter(Protocol):
     def seen(self, event_id: str) -> bool: ...
     def mark(self, event_id: str) -> None: ...
+    def mark_many(self, event_ids: list[str]) -> None: ...
     def ping(self) -> None: ...
     def forgot(self) -> bool: ...
 
@@ -39,6 +40,10 @@ class LocalSeen:
         self._ids[event_id] = None
         if len(self._ids) > self.capacity:
             self._ids.popitem(last=False)
+
+    def mark_many(self, event_ids: list[str]) -> None:
+        for event_id in event_ids:
+            self.mark(event_id)
 
     def ping(self) -> None:
         """Nothing to reach."""
@@ -63,6 +68,14 @@ class RedisSeen:
 
     def mark(self, event_id: str) -> None:
         self.client.set(self.prefix + event_id, 1, ex=SEEN_TTL_S)
+
+    def mark_many(self, event_ids: list[str]) -> None:
+        """Mark a batch's events in one round trip: a burst's listener spends its time
+        waiting on Redis, not on the events."""
+        pipe = self.client.pipeline(transaction=False)
+        for event_id in event_ids:
+            pipe.set(self.prefix + event_id, 1, ex=SEEN_TTL_S)
+        pipe.execute()
 
     def ping(self) -> None:
         """Raise unless Redis answers."""

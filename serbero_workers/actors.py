@@ -38,19 +38,20 @@ def ingest_dispute_event(event_json: str) -> None:
 @dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)
 def ingest_dispute_events(events: list[str]) -> None:
     """Apply the dispute events the listener handed over together (a burst) in one
-    transaction, then publish all their notices at once. A batch that fails is split: each
-    event goes back on the queue as a job of its own, so an event that keeps failing holds
-    back none of the others."""
+    transaction, then publish all their notices at once, in one of the process's batch slots
+    (`wiring.batch_slot`). A batch that fails is split: each event goes back on the queue as
+    a job of its own, so an event that keeps failing holds back none of the others."""
     rt = runtime()
-    try:
-        result = ingest.ingest_many(events, settings=rt.settings, signer=rt.signer,
-                                    now=clock.now())
-    except Exception:
-        log.warning("dispute_batch_split", exc_info=True, extra={"events": len(events)})
-        for raw in events:
-            ingest_dispute_event.send(raw)
-        return
-    follow_up(result, inline=True)
+    with wiring.batch_slot():
+        try:
+            result = ingest.ingest_many(events, settings=rt.settings, signer=rt.signer,
+                                        now=clock.now())
+        except Exception:
+            log.warning("dispute_batch_split", exc_info=True, extra={"events": len(events)})
+            for raw in events:
+                ingest_dispute_event.send(raw)
+            return
+        follow_up(result, inline=True)
 
 
 @dramatiq.actor(broker=wiring.broker(), queue_name="events", **RETRIED)

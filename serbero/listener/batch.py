@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 #: How long after a batch the next one may wait for more events. Under a burst that bounds the
 #: delay the batching adds; at a low rate it adds none.
-WINDOW_S = 0.005
+WINDOW_S = 0.02
 #: Events per job at most: a catch-up hands over a page of hundreds at once, and one job that
 #: large would hold the database's write lock for a second.
 MAX_EVENTS = 25
@@ -64,8 +64,7 @@ class Batcher:
             return
         try:
             self.send_many([raw for _, raw in batch])
-            for event_id, _ in batch:
-                self.seen.mark(event_id)
+            self.seen.mark_many([event_id for event_id, _ in batch])
         except Exception as exc:
             self.on_error(exc, len(batch))
         finally:

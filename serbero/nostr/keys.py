@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from nostr_sdk import Keys, NostrSdkError, PublicKey
 
 
+@lru_cache(maxsize=4096)
 def parse_public_key(text: str) -> str:
-    """A public key given as 64 hex characters, npub1… or nostr:npub1…, as lowercase hex."""
+    """A public key given as 64 hex characters, npub1… or nostr:npub1…, as lowercase hex.
+    Remembered: every notice asks again for each configured solver (a failure is not)."""
     if not isinstance(text, str) or len(text) > 200:
         raise ValueError("not a public key")
     try:
         return PublicKey.parse(text.strip()).to_hex()
     except (NostrSdkError, ValueError, TypeError) as exc:
         raise ValueError(f"invalid public key: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def public_key(hex_pubkey: str) -> PublicKey:
+    """The nostr-sdk key of a hex pubkey already checked, kept for the next message to it."""
+    return PublicKey.parse(hex_pubkey)
 
 
 def parse_secret_key(text: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from serbero import clock
 from serbero.db.models import Dispute, Notification, ProcessedInput
 from serbero.disputes import ingest
 from serbero.listener.batch import MAX_EVENTS
+from serbero.simulators.mostro_node import dispute_event
 from serbero_workers import actors, wiring
 from tests.integration.test_pipeline import Serving, wait_until
 
@@ -54,6 +55,48 @@ def test_a_batch_has_the_effect_of_its_events_one_by_one(runtime, driver, mostro
     assert again.outbox_ids == ()
     assert ProcessedInput.select().count() == 3
     assert Notification.select().count() == notifications
+
+
+def test_an_opening_of_a_dispute_seen_before_has_its_lone_effect(runtime, driver, mostro):
+    """A dispute first seen taken (Serbero was down when it opened), then its opening in a
+    batch beside a new dispute: the new one is recorded with the others of its batch, the
+    one seen before goes the one-by-one way and is neither reopened nor announced."""
+    seen, new = str(uuid.uuid4()), str(uuid.uuid4())
+    driver.ingest(mostro.revision(seen, "in-progress"))
+    late_opening = dispute_event(mostro.keys, seen, "initiated", initiator="buyer",
+                                 created_at=clock.now() - 60, opened_at=clock.now() - 60)
+
+    result = ingest.ingest_many([late_opening.as_json(),
+                                 mostro.revision(new, "initiated").as_json()],
+                                settings=runtime.settings, signer=runtime.signer,
+                                now=clock.now())
+    driver.publish(result.outbox_ids)
+
+    assert {d.dispute_id: d.lifecycle_state for d in Dispute.select()} == {
+        seen: "taken", new: "notified"}
+    assert Dispute.get_by_id(seen).dispute_status == "in-progress"
+    assert Notification.select().where((Notification.dispute == seen)
+                                       & (Notification.notif_type == "initial")).count() == 0
+    assert ProcessedInput.select().count() == 3
+
+
+def test_an_opening_applied_before_is_not_recorded_again(runtime, driver, mostro):
+    """An opening whose event id the inbox holds (its dispute row since deleted by hand, say)
+    changes nothing, as it would alone, and holds back none of its batch."""
+    gone, new = str(uuid.uuid4()), str(uuid.uuid4())
+    applied = mostro.revision(gone, "initiated")
+    ProcessedInput.create(key=applied.id().to_hex(), kind=ingest.INPUT_KIND,
+                          outcome="detected", processed_at=clock.now())
+
+    result = ingest.ingest_many([applied.as_json(), mostro.revision(new, "initiated").as_json()],
+                                settings=runtime.settings, signer=runtime.signer,
+                                now=clock.now())
+    driver.publish(result.outbox_ids)
+
+    assert [d.dispute_id for d in Dispute.select()] == [new]
+    assert Dispute.get_by_id(new).lifecycle_state == "notified"
+    assert Notification.select().where(Notification.dispute == gone).count() == 0
+    assert ProcessedInput.select().count() == 2
 
 
 @settings(max_examples=60, deadline=None,

@@ -25,6 +25,7 @@ from nostr_sdk import (
 from serbero.errors import EventRejected
 from serbero.mostro.protocols import V1, Opened, ProtocolVersion
 from serbero.mostro.protocols.common import mined, not_ahead, pow_bits_of, tags
+from serbero.nostr.keys import public_key
 
 KIND = 1059
 RUMOR_KIND = 1
@@ -36,7 +37,7 @@ LOOKBACK_S = 3 * 86400
 
 def _wrap(content: str, sender: Keys, recipient: str, *, now: int, pow_bits: int,
           expiration: int | None) -> Event:
-    receiver = PublicKey.parse(recipient)
+    receiver = public_key(recipient)
     rumor = (EventBuilder(Kind(RUMOR_KIND), content).custom_created_at(Timestamp.from_secs(now))
              .finalize_unsigned(sender.public_key()))
     seal = nip59_make_seal(sender, receiver, rumor)

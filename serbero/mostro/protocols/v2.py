@@ -21,13 +21,14 @@ from nostr_sdk import (
 from serbero.errors import EventRejected
 from serbero.mostro.protocols import V2, Opened, ProtocolVersion
 from serbero.mostro.protocols.common import mined, not_ahead, pow_bits_of, tags
+from serbero.nostr.keys import public_key
 
 KIND = 14
 
 
 def _wrap(content: str, sender: Keys, recipient: str, *, now: int, pow_bits: int,
           expiration: int | None) -> Event:
-    ciphertext = nip44_encrypt(sender.secret_key(), PublicKey.parse(recipient), content,
+    ciphertext = nip44_encrypt(sender.secret_key(), public_key(recipient), content,
                                Nip44Version.V2)
     unsigned = (EventBuilder(Kind(KIND), ciphertext).tags(tags(recipient, expiration))
                 .custom_created_at(Timestamp.from_secs(now))

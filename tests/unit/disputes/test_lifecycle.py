@@ -60,3 +60,35 @@ def test_a_self_move_is_refused(db):
     make_dispute(state="notified")
     assert transition("d-1", lifecycle.NOTIFIED, trigger="again", at=2) is None
     assert Transition.select().count() == 0
+
+
+def test_many_disputes_move_together_only_from_the_named_state(db):
+    for dispute_id in ("a", "b", "c"):
+        make_dispute(dispute_id)
+    make_dispute("taken-first", state="taken")
+
+    moved = lifecycle.transition_many(["a", "b", "c", "taken-first", "unknown"],
+                                      lifecycle.NOTIFIED, from_state=lifecycle.NEW,
+                                      trigger="initial_notification", at=10, last_notified_at=10)
+
+    assert sorted(moved) == ["a", "b", "c"]
+    assert {d.dispute_id: (d.lifecycle_state, d.last_notified_at) for d in Dispute.select()} == {
+        "a": ("notified", 10), "b": ("notified", 10), "c": ("notified", 10),
+        "taken-first": ("taken", None)}
+    assert sorted((t.dispute_id, t.from_state, t.to_state) for t in Transition.select()) == [
+        (d, "new", "notified") for d in ("a", "b", "c")]
+    # Moved once: a second call (a racing worker) finds them gone from `new`.
+    assert lifecycle.transition_many(["a", "b"], lifecycle.NOTIFIED, from_state=lifecycle.NEW,
+                                     trigger="again", at=11) == []
+    assert Transition.select().count() == 3
+
+
+def test_moving_many_refuses_an_illegal_move_and_accepts_none(db):
+    make_dispute("a", state="resolved")
+    with pytest.raises(ValueError, match="not a legal move"):
+        lifecycle.transition_many(["a"], lifecycle.TAKEN, from_state=lifecycle.RESOLVED,
+                                  trigger="x", at=1)
+    assert lifecycle.transition_many([], lifecycle.NOTIFIED, from_state=lifecycle.NEW,
+                                     trigger="x", at=1) == []
+    assert Dispute.get_by_id("a").lifecycle_state == "resolved"
+    assert Transition.select().count() == 0
