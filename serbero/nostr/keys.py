@@ -7,14 +7,18 @@ from functools import lru_cache
 from nostr_sdk import Keys, NostrSdkError, PublicKey
 
 
-@lru_cache(maxsize=4096)
 def parse_public_key(text: str) -> str:
-    """A public key given as 64 hex characters, npub1… or nostr:npub1…, as lowercase hex.
-    Remembered: every notice asks again for each configured solver (a failure is not)."""
+    """A public key given as 64 hex characters, npub1… or nostr:npub1…, as lowercase hex."""
     if not isinstance(text, str) or len(text) > 200:
         raise ValueError("not a public key")
+    return _parsed_public_key(text.strip())
+
+
+@lru_cache(maxsize=4096)
+def _parsed_public_key(text: str) -> str:
+    """Remembered: every notice asks again for each configured solver (a failure is not)."""
     try:
-        return PublicKey.parse(text.strip()).to_hex()
+        return PublicKey.parse(text).to_hex()
     except (NostrSdkError, ValueError, TypeError) as exc:
         raise ValueError(f"invalid public key: {exc}") from None
 
