@@ -64,9 +64,13 @@ def ingest_many(raws: Sequence[str], *, settings: Settings, signer: Keys,
     transaction, with the effect each would have had alone: a bad one is dropped, a copy
     applied before (or earlier in the batch) changes nothing. The disputes a burst opens are
     recorded together (`_open_new`); every other event goes one by one, each in a savepoint
-    of its own. Any other error rolls the whole batch back, for its job to handle."""
-    events = [e for e in (_checked(raw, settings, now) for raw in raws)
+    of its own. Any other error rolls the whole batch back, for its job to handle. A message
+    that holds no list is one bad event."""
+    batch = list(raws) if isinstance(raws, list | tuple) else [raws]
+    events = [e for e in (_checked(raw, settings, now) for raw in batch)
               if isinstance(e, DisputeEvent)]
+    if not events:
+        return NOTHING  # nothing to write: no transaction, no write lock
     signed = [_sign_initial_notices(e, settings, signer, now) for e in events]
     per_dispute = Counter(e.dispute_id for e in events)
     openings, others = [], []

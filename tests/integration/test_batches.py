@@ -104,7 +104,8 @@ def test_an_opening_applied_before_is_not_recorded_again(runtime, driver, mostro
 @given(batch=st.lists(st.one_of(st.text(max_size=200), st.integers(), st.none(),
                                 st.binary(max_size=64), st.lists(st.text(max_size=8))),
                       max_size=8)
-       | st.text(max_size=100))
+       | st.text(max_size=100) | st.integers() | st.none()
+       | st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3))
 def test_a_hostile_batch_changes_nothing_and_raises_nothing(runtime, batch):
     """A message on the queue is outside input too: whatever its list holds (or if it is no
     list at all), nothing is applied and nothing escapes."""
