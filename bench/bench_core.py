@@ -136,6 +136,7 @@ class Options:
     json_path: Path | None
     profile_dir: Path | None
     dispatch_interval: int = 30
+    skip_ceiling: bool = False
     #: [notifications].format for the daemon; None leaves it out (code older than issue 11)
     notice_format: str | None = None
 
@@ -149,6 +150,7 @@ class Bench:
         self.url = ""
         self.inboxes: list[Any] = []
         self.node: Any = None
+        self.ceiling_node: Any = None  # a Mostro node Serbero does not trust
         self.collector: Collector | None = None
         self.listener: Child | None = None
         self.workers: Child | None = None
@@ -179,6 +181,7 @@ class Bench:
                         for i in range(self.opts.solvers)]
         self.collector = Collector(self.inboxes)
         self.node = await MostroNode().connect([self.url])
+        self.ceiling_node = await MostroNode().connect([self.url])
         self.config = self.ws.write_config(
             serbero_secret=Keys.generate().secret_key().to_hex(), mostro=self.node.pubkey,
             relay=self.url, solvers=[i.pubkey for i in self.inboxes],
@@ -385,21 +388,7 @@ class Bench:
         spies = self._start_profilers()
         cpu0 = self.cpu_snapshot()
         t0 = time.perf_counter()
-        slots = asyncio.Semaphore(PUBLISH_IN_FLIGHT)
-
-        async def send(d: str, event: Any) -> None:
-            try:
-                self.published[d] = time.perf_counter()
-                await self.node.client.send_event(event)
-            finally:
-                slots.release()
-
-        tasks = []
-        for d, event in zip(ids, events, strict=True):
-            await slots.acquire()
-            tasks.append(asyncio.create_task(send(d, event)))
-            await asyncio.sleep(0)
-        await asyncio.gather(*tasks)
+        await self._publish_all(self.node, ids, events)
         published_s = time.perf_counter() - t0
         self.events += events
         last_change = [time.monotonic(), self.collector.total()]
@@ -436,6 +425,24 @@ class Bench:
                 self.listener.log_path, {"catch_up_stepped_past_a_second"})) if missing else False,
             "peak_depth": depth, "cpu_s": cpu, "stages": self.stages(ids),
         }
+
+    async def _publish_all(self, node: Any, ids: list[str], events: list[Any]) -> None:
+        """Publish a burst's events as fast as `node` can, PUBLISH_IN_FLIGHT at a time."""
+        slots = asyncio.Semaphore(PUBLISH_IN_FLIGHT)
+
+        async def send(d: str, event: Any) -> None:
+            try:
+                self.published[d] = time.perf_counter()
+                await node.client.send_event(event)
+            finally:
+                slots.release()
+
+        tasks = []
+        for d, event in zip(ids, events, strict=True):
+            await slots.acquire()
+            tasks.append(asyncio.create_task(send(d, event)))
+            await asyncio.sleep(0)
+        await asyncio.gather(*tasks)
 
     def _start_profilers(self) -> list[subprocess.Popen]:
         """py-spy on the listener and each worker process for the burst (--profile DIR)."""
@@ -495,9 +502,32 @@ class Bench:
     async def library(self, round_no: int) -> None:
         k, s, n = self.opts.disputes, self.opts.solvers, self.opts.lib_senders
         total = k * s
-        tag = f"lib{round_no}-{uuid.uuid4().hex[:6]}"
         print(f"\n[3/5] library limit, round {round_no}: {total} DMs wrapped by {n} sender "
               f"process(es), published, received and unwrapped by the same inboxes…", flush=True)
+        lib = await self._senders(f"lib{round_no}-{uuid.uuid4().hex[:6]}", n, total)
+        self.results.setdefault("library", []).append(lib)
+
+    async def ceiling(self) -> None:
+        """The burst again, answered by nostr-sdk alone in one process of its own (no queue, no
+        database): what a daemon that did nothing but the library's work would reach here, on
+        the events of a second Mostro node, which Serbero rejects."""
+        k, s = self.opts.disputes, self.opts.solvers
+        print(f"\n[2b/5] ceiling: {k} disputes published at once, each answered with {s} DMs "
+              "by nostr-sdk alone in one process (no queue, no database)…", flush=True)
+        ids = [str(uuid.uuid4()) for _ in range(k)]
+        events = [self.ceiling_node.revision(d, "initiated") for d in ids]
+        # The listener, paused, reads none of these events until the phase is over (it
+        # would hand them to the workers, whose rejections would load the machine).
+        with harness.paused(self.listener):
+            result = await self._senders(f"ceiling-{uuid.uuid4().hex[:6]}", 1, k * s,
+                                         answer=(self.ceiling_node, ids, events))
+        self.results["ceiling"] = result
+
+    async def _senders(self, tag: str, n: int, total: int, *,
+                       answer: tuple[Any, list[str], list[Any]] | None = None) -> dict[str, Any]:
+        """Run `n` library senders (`lib_sender.py`) for `total` DMs and wait for the inboxes;
+        with `answer` (a Mostro node, its disputes and their signed events), one sender answers
+        the node's events, which are published as fast as the burst's once it is ready."""
         share = [total // n + (1 if i < total % n else 0) for i in range(n)]
         senders = []
         for i in range(n):
@@ -505,6 +535,8 @@ class Bench:
                     "--relay", self.url, "--recipients", ",".join(x.pubkey for x in self.inboxes),
                     "--count", str(share[i]), "--offset", str(sum(share[:i])), "--tag", tag,
                     "--form", self.notice_form, "--text-length", str(self.notice_length)]
+            if answer:
+                argv += ["--answer", answer[0].pubkey]
             child = harness.spawn(f"lib-sender-{i}", argv, env=self.env,
                                   log_path=self.ws.root / "lib_sender.log", cwd=self.ws.root,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -520,6 +552,8 @@ class Bench:
             for child in senders:
                 child.proc.stdin.write(b"go\n")
                 child.proc.stdin.flush()
+            if answer:
+                await self._publish_all(*answer)
             reports = await asyncio.gather(*(asyncio.to_thread(c.proc.stdout.readline)
                                              for c in senders))
             done = [json.loads(r) for r in reports]
@@ -542,13 +576,13 @@ class Bench:
                 self.children.remove(child)
         received = self.collector.library.get(tag, [])
         cpu["library senders"] = sum(d.get("cpu_s", 0.0) for d in done)
-        self.results.setdefault("library", []).append({
+        return {
             "dms": total, "senders": n, "acked": sum(d["acked"] for d in done),
             "failed": sum(d["failed"] for d in done), "decrypted": len(received),
             "decrypted_s": max(received) - t0 if received else float("nan"),
             "sent_s": max(d["last_ok"] for d in done) - t0, "cpu_s": cpu,
             "form": self.notice_form, "text_length": self.notice_length,
-        })
+        }
 
     async def replay(self) -> None:
         import dramatiq
@@ -644,6 +678,8 @@ class Bench:
             await self.library(1)
         if not self.opts.skip_burst:
             await self.burst()
+            if libs and not self.opts.skip_ceiling:
+                await self.ceiling()
         for r in range(2, libs + 1):
             await self.library(r)
         if not self.opts.skip_replay and self.events:
@@ -751,6 +787,21 @@ def report(opts: Options, res: dict[str, Any], db_kind: str) -> list[tuple[str, 
         res["ratio"] = ratio
         out.append((f"burst {serbero_rate:.0f} DM/s >= {TARGET_BURST_RATIO} x library "
                     f"{lib_rate:.0f} DM/s (ratio {ratio:.2f})", ratio >= TARGET_BURST_RATIO))
+    top = res.get("ceiling")
+    if top and lib_rate:
+        top_rate = rate(top["acked"], top["sent_s"])
+        print(f"\n2b. Ceiling: the burst's {burst['disputes']} disputes again, from a second "
+              f"Mostro node, each answered with {opts.solvers} DMs of the daemon's form by "
+              "nostr-sdk alone in one process of its own (subscribed to the node's dispute "
+              "events; no queue, no database, no durability): the most any daemon could reach "
+              "on this host with this bench's own load.")
+        print(f"   {top['acked']} of {top['dms']} DMs OK'd by the relay after "
+              f"{top['sent_s']:.2f} s → {top_rate:.0f} DM/s ({top['decrypted']} decrypted)")
+        print_cpu(top["cpu_s"], top["dms"])
+        res["ceiling_ratio"] = top_rate / lib_rate
+        print(f"   ceiling / library limit: {top_rate:.0f} / {lib_rate:.0f} = "
+              f"{top_rate / lib_rate:.2f}; burst / ceiling: {serbero_rate:.0f} / "
+              f"{top_rate:.0f} = {serbero_rate / top_rate:.2f}")
 
     rep = res.get("replay")
     if rep:
@@ -835,6 +886,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--skip-burst", action="store_true")
     p.add_argument("--skip-library", action="store_true")
+    p.add_argument("--skip-ceiling", action="store_true",
+                   help="leave out the burst answered by nostr-sdk alone (the ceiling)")
     p.add_argument("--skip-replay", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the workspace (config, db, logs)")
     p.add_argument("--profile", dest="profile_dir", type=Path, default=None,
@@ -855,7 +908,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         lib_rounds=max(1, a.lib_rounds),
         timeout_s=a.timeout or 30 + a.disputes * a.solvers / 50, db_url=a.db_url,
         redis_url=a.redis_url, skip_latency=a.skip_latency, skip_burst=a.skip_burst,
-        skip_library=a.skip_library, skip_replay=a.skip_replay, keep=a.keep,
+        skip_library=a.skip_library, skip_ceiling=a.skip_ceiling, skip_replay=a.skip_replay,
+        keep=a.keep,
         json_path=a.json_path, profile_dir=a.profile_dir)
 
 

@@ -87,6 +87,17 @@ def spawn(name: str, argv: list[str], *, env: dict[str, str], log_path: Path | N
     return Child(name, proc, log_path)
 
 
+@contextlib.contextmanager
+def paused(child: Child):
+    """SIGSTOP the child's process group for the block, SIGCONT it after."""
+    os.killpg(child.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGCONT)
+
+
 def stop(child: Child, grace_s: float = STOP_GRACE_S) -> int | None:
     """SIGTERM the child's process group, wait, then SIGKILL it; return the exit code."""
     if child.proc.poll() is None:

@@ -31,16 +31,20 @@ from nostr_sdk import (
     ClientBuilder,
     Event,
     EventBuilder,
+    Filter,
     Keys,
     Kind,
     Nip44Version,
     PublicKey,
     RelayUrl,
+    ReqTarget,
     Tag,
+    Timestamp,
     nip17_make_private_msg,
     nip44_encrypt,
 )
 
+from serbero.disputes.events import DISPUTE_KIND
 from serbero.nostr import bindings
 
 #: Sends waiting for their OK at once; the reference measured 64 as the library's sweet spot.
@@ -48,6 +52,11 @@ IN_FLIGHT = 64
 #: Throwaway DMs sent before `ready`, so the first measured write does not pay the spike.
 WARMUP_DMS = 3
 MOSTRO_V2, NIP17 = "mostro-v2", "nip17-original"
+#: How long an answering sender waits for the next dispute event before it reports.
+ANSWER_IDLE_S = 10
+#: How far back an answering sender asks for dispute events: the bench signs its burst before
+#: the sender starts.
+LOOKBACK_S = 300
 #: mostro-core's PROTOCOL_VER, as the daemon stamps it on a v2 message.
 PROTOCOL_VERSION = 2
 
@@ -76,7 +85,11 @@ def build(form: str, keys: Keys, to: PublicKey, text: str, dispute: str) -> Even
 
 
 async def run(relay: str, recipients: list[str], count: int, tag: str, offset: int, *,
-              form: str = NIP17, text_length: int = 0) -> dict:
+              form: str = NIP17, text_length: int = 0, answer: str | None = None) -> dict:
+    """Send `count` DMs to `recipients` in turn; or, with `answer` (a Mostro node's hex key),
+    answer each of that node's new dispute events with one DM per recipient until `count`
+    DMs are acknowledged: nostr-sdk alone doing the daemon's whole job, with no queue and no
+    database, which is the ceiling of any daemon on this host."""
     client = ClientBuilder().notification_channel_size(65_536).build()
     await client.add_relay(RelayUrl.parse(relay))
     await client.connect(timedelta(seconds=5))
@@ -86,6 +99,7 @@ async def run(relay: str, recipients: list[str], count: int, tag: str, offset: i
     for i in range(WARMUP_DMS):
         await client.send_event(build(form, keys, stranger, f"warm-up {i}",
                                       "00000000-0000-4000-8000-000000000000"))
+    disputes, consumer = await _answering(client, answer) if answer else (None, None)
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
 
@@ -110,19 +124,51 @@ async def run(relay: str, recipients: list[str], count: int, tag: str, offset: i
     started = time.perf_counter()
     cpu0 = time.process_time()
     tasks = []
-    for i in range(count):
-        seq = offset + i
-        dispute = f"00000000-0000-4000-8000-{seq:012d}"
-        wrap = build(form, keys, targets[seq % len(targets)], text_for(tag, seq, text_length),
-                     dispute)
+    for seq in range(offset, offset + count):
+        if disputes is None:
+            dispute, to = f"00000000-0000-4000-8000-{seq:012d}", targets[seq % len(targets)]
+        else:
+            if seq % len(targets) == 0:
+                try:
+                    dispute = await asyncio.wait_for(disputes.get(), ANSWER_IDLE_S)
+                except TimeoutError:
+                    break  # the relay dropped some events: report what was answered
+            to = targets[seq % len(targets)]
+        wrap = build(form, keys, to, text_for(tag, seq, text_length), dispute)
         await slots.acquire()
         tasks.append(asyncio.create_task(send(wrap)))
         await asyncio.sleep(0)  # let the send start now rather than after the next wrap
     await asyncio.gather(*tasks)
     cpu_s = time.process_time() - cpu0
+    if consumer is not None:
+        consumer.cancel()
     await client.shutdown()
     return {"acked": acked, "failed": failed, "started": started, "last_ok": last_ok,
             "cpu_s": cpu_s}
+
+
+async def _answering(client, node: str) -> tuple[asyncio.Queue[str], asyncio.Task[None]]:
+    """Subscribe to `node`'s new dispute events; the ids of the disputes they open, as they
+    arrive (each once, as a daemon's de-duplication would), and the task that reads them."""
+    stream = client.notifications()  # taken before subscribing, or events are lost
+    await client.subscribe(ReqTarget.auto([Filter().kind(Kind(DISPUTE_KIND))
+                                           .author(PublicKey.parse(node))
+                                           .since(Timestamp.from_secs(
+                                               int(time.time()) - LOOKBACK_S))]))
+    opened: asyncio.Queue[str] = asyncio.Queue()
+    seen: set[str] = set()
+
+    async def consume() -> None:
+        while (n := await stream.next()) is not None:
+            if not n.is_new_event():
+                continue
+            tags = {t[0]: t[1:] for t in json.loads(n.event.as_json())["tags"] if t}
+            dispute = (tags.get("d") or [None])[0]
+            if (tags.get("s") or [None])[0] == "initiated" and dispute and dispute not in seen:
+                seen.add(dispute)
+                opened.put_nowait(dispute)
+
+    return opened, asyncio.create_task(consume())
 
 
 def main() -> None:
@@ -134,10 +180,14 @@ def main() -> None:
     parser.add_argument("--tag", default="lib")
     parser.add_argument("--form", choices=[MOSTRO_V2, NIP17], default=NIP17)
     parser.add_argument("--text-length", type=int, default=0)
+    parser.add_argument("--answer", metavar="PUBKEY", default=None,
+                        help="answer this Mostro node's new dispute events, one DM per "
+                        "recipient each, instead of sending DMs of its own")
     args = parser.parse_args()
     bindings.apply()
     result = asyncio.run(run(args.relay, args.recipients.split(","), args.count, args.tag,
-                             args.offset, form=args.form, text_length=args.text_length))
+                             args.offset, form=args.form, text_length=args.text_length,
+                             answer=args.answer))
     print(json.dumps(result), flush=True)
 
 
