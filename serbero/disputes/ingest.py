@@ -20,6 +20,7 @@ from serbero.acks import inbox as ack_inbox
 from serbero.acks import record
 from serbero.acks.models import DISPUTE, TAKE
 from serbero.config import Settings
+from serbero.db import bulk
 from serbero.db.connection import database
 from serbero.db.models import Dispute, ProcessedInput, Transition, audit
 from serbero.disputes import lifecycle, notices, notify
@@ -97,20 +98,20 @@ def _open_new(openings: list[tuple[DisputeEvent, notify.Signed]], settings: Sett
             # Sorted, so two workers inserting overlapping batches take the keys in one order.
             rows = sorted((_dispute_row(e, now) for e, _ in openings),
                           key=lambda row: row["dispute_id"])
-            new = {dispute_id for (dispute_id,) in Dispute.insert_many(rows).on_conflict_ignore()
-                   .returning(Dispute.dispute_id).tuples().execute()}
+            new = {dispute_id for (dispute_id,) in bulk.insert_rows(
+                Dispute, rows, ignore_conflicts=True, returning=[Dispute.dispute_id])}
             opened = [(e, s) for e, s in openings if e.dispute_id in new]
             if not opened:
                 return NOTHING, openings
-            claimed = (ProcessedInput.insert_many([
+            claimed = bulk.insert_rows(ProcessedInput, [
                 dict(key=e.event_id, kind=INPUT_KIND, outcome="detected", processed_at=now)
-                for e, _ in opened]).on_conflict_ignore().as_rowcount().execute())
+                for e, _ in opened], ignore_conflicts=True)
             if claimed != len(opened):
                 raise _AlreadyApplied
-            Transition.insert_many([
+            bulk.insert_rows(Transition, [
                 dict(dispute=e.dispute_id, from_state=None, to_state=lifecycle.NEW,
                      transitioned_at=now, trigger=f"detected:{e.event_id}")
-                for e, _ in opened]).execute()
+                for e, _ in opened])
             for e, _ in opened:
                 log.info("detected new dispute", extra={"dispute_id": e.dispute_id,
                                                          "initiator": e.initiator})

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from serbero.db import bulk
 from serbero.db.models import Dispute, Transition
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,9 @@ def transition_many(dispute_ids: Sequence[str], to_state: str, *, from_state: st
                     & (Dispute.lifecycle_state == from_state))
              .returning(Dispute.dispute_id).tuples().execute()]
     if moved:
-        Transition.insert_many([dict(dispute=dispute_id, from_state=from_state,
-                                     to_state=to_state, transitioned_at=at, trigger=trigger)
-                                for dispute_id in moved]).execute()
+        bulk.insert_rows(Transition, [dict(dispute=dispute_id, from_state=from_state,
+                                           to_state=to_state, transitioned_at=at,
+                                           trigger=trigger) for dispute_id in moved])
     for dispute_id in moved:
         log.info("lifecycle_transition", extra={
             "dispute_id": dispute_id, "from": from_state, "to": to_state, "trigger": trigger})

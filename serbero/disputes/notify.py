@@ -16,6 +16,7 @@ from nostr_sdk import Event, Keys
 
 from serbero import outbox
 from serbero.config import Settings, SolverEntry
+from serbero.db import bulk
 from serbero.db.models import AuditEvent, Dispute, Notification, Outbox, audit
 from serbero.disputes import lifecycle, notices
 from serbero.disputes.relevance import unwanted
@@ -152,13 +153,13 @@ def store(signed_notices: Sequence[tuple[Dispute, Signed]], notif_type: str, *, 
                                   dispute_id=dispute_id, notice_type=notif_type)
                            for (dispute_id, _, hex_pubkey, event), event_id
                            in zip(valid, events, strict=True)], now=now)
-    # insert_many takes its columns from the first row: every row names them all.
+    # An insert takes its columns from the first row: every row names them all.
     rows = failed + [dict(dispute=dispute_id, solver_pubkey=solver.pubkey, status="pending",
                           error_message=None, notif_type=notif_type, outbox=publish.row_id,
                           created_at=now, sent_at=None)
                      for (dispute_id, solver, _, _), publish in zip(valid, queued, strict=True)]
     if rows:
-        Notification.insert_many(rows).execute()
+        bulk.insert_rows(Notification, rows)
     told = {dispute_id for dispute_id, _, _, _ in valid}
     extra: list[Publish] = []
     for dispute, signed in signed_notices:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from serbero import clock
+from serbero.db import bulk
 from serbero.db.models import Outbox
 from serbero.followup import Publish
 from serbero.outbox import purposes
@@ -40,9 +41,9 @@ def write(rows: Sequence[NewRow], *, now: int) -> list[Publish]:
     if not rows:
         return []
     now_ms = clock.now_ms()
-    stored = {message_id: row_id for row_id, message_id in Outbox.insert_many([
+    stored = {message_id: row_id for row_id, message_id in bulk.insert_rows(Outbox, [
         dict(channel=r.channel, purpose=r.purpose, notice_type=r.notice_type,
              dispute=r.dispute_id, recipient=r.recipient, message_id=r.message_id, body=r.body,
              created_at=now, created_at_ms=now_ms, next_attempt_at=now + r.republish_after_s)
-        for r in rows]).returning(Outbox.id, Outbox.message_id).tuples().execute()}
+        for r in rows], returning=[Outbox.id, Outbox.message_id])}
     return [Publish(stored[r.message_id], purposes.get(r.purpose).lane) for r in rows]
