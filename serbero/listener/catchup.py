@@ -36,15 +36,17 @@ log = logging.getLogger(__name__)
 
 #: How long one page may take.
 PAGE_TIMEOUT_S = 10
-#: Seconds after a catch-up that met live traffic (any but the periodic one) before the relay is
-#: read once more: a relay may drop live events to a connection it is busy answering a catch-up
-#: on (issue 8: a re-read after a FLUSHALL mid-burst missed what came live meanwhile). The
-#: second read repeats while it still finds events the stream missed.
+#: Seconds after a catch-up that met live traffic (any but the quiet periodic one) before the
+#: relay is read once more: a relay may drop live events to a connection it is busy answering a
+#: catch-up on (issue 8: a re-read after a FLUSHALL mid-burst missed what came live meanwhile;
+#: the re-read that runs every 20 s while events come dropped one of a burst's last events,
+#: which then waited 20 s for the next). The second read repeats while it still finds events
+#: the stream missed.
 SETTLE_AFTER_S = 5.0
 #: The reason of that second read.
 SETTLE = "settle"
-#: Reasons of the listener's own periodic catch-ups (no second read after them).
-PERIODIC = ("periodic", "busy")
+#: The reason of the catch-up that runs while nothing comes (no second read after it).
+PERIODIC = "periodic"
 #: A bound on the pages of one relay's reading, against a relay that never runs out of "new"
 #: events (100,000 pages of 500 is far beyond any Mostro node's history).
 MAX_PAGES = 100_000
@@ -174,7 +176,7 @@ class CatchUp:
                 return
             if url not in self._pending:
                 listener.cursor.release(self.hold_name(url))
-                if reason not in PERIODIC and (reason != SETTLE or read.handed_over):
+                if reason != PERIODIC and (reason != SETTLE or read.handed_over):
                     # what the stream may have dropped came while this read ran
                     listener.cursor.hold(self.hold_name(url), started_at, clock.now())
                     self._settles[url] = asyncio.get_running_loop().call_later(

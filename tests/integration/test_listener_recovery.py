@@ -361,3 +361,38 @@ def test_while_events_come_an_event_the_stream_dropped_is_read_within_seconds(
         wait_until(lambda: any(dropped in raw for raw in handed), timeout=5)
     finally:
         serving.stop()
+
+
+def test_a_busy_re_read_is_followed_by_a_second_read(nostr_loop, relay, mostro, db,
+                                                      make_settings, monkeypatch):
+    # issue 8 (bench/chaos.py, scenarios a, g and h; bench_core's latency phase): the re-read
+    # that runs while events come met live traffic like any catch-up, and the relay dropped one
+    # of the last events of a burst to the listener meanwhile; with no second read after it,
+    # that event waited 20 s for the next re-read.
+    from serbero.listener import catchup, service
+
+    monkeypatch.setattr(catchup, "SETTLE_AFTER_S", 2.0)
+    monkeypatch.setattr(service, "BUSY_RECONCILE_EVERY_S", 1)
+    dropped = str(uuid.uuid4())
+    listener, handed, live_copies = dropping_listener(
+        make_settings(relays=[relay], mostro=mostro.pubkey), dropped)
+    reasons: list[str] = []
+    request = listener.catch_up.request
+    monkeypatch.setattr(listener.catch_up, "request", lambda relays, since, reason: (
+        reasons.append(reason), request(relays, since, reason))[1])
+    serving = Serving(nostr_loop, listener)
+    try:
+        # (the start-up reading and the second read after it, done)
+        wait_until(lambda: "settle" in reasons and not listener.catch_up.running(), timeout=10)
+        # Given events coming, and a busy re-read that ran meanwhile
+        nostr_loop.run(mostro.open_dispute(), 10)
+        wait_until(lambda: "busy" in reasons and not listener.catch_up.running(), timeout=10)
+        monkeypatch.setattr(service, "BUSY_RECONCILE_EVERY_S", 3600)  # no further busy one
+        # When the stream drops an event of the burst's tail, right after it
+        nostr_loop.run(mostro.open_dispute(dispute_id=dropped), 10)
+        wait_until(lambda: live_copies, timeout=5)
+        # Then the second read after the busy one hands it over within seconds
+        wait_until(lambda: any(dropped in raw for raw in handed), timeout=5)
+    finally:
+        serving.stop()
+    assert sum(dropped in raw for raw in handed) == 1
