@@ -10,7 +10,7 @@ names with double quotes and take `ON CONFLICT DO NOTHING` and `RETURNING`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from peewee import Field, Model
@@ -23,7 +23,7 @@ MAX_PARAMS = 999
 
 def insert_rows(model: type[Model], rows: Sequence[Mapping[str, Any]], *,
                 ignore_conflicts: bool = False,
-                returning: Iterable[Field] = ()) -> list[tuple[Any, ...]] | int:
+                returning: Sequence[Field] = ()) -> list[tuple[Any, ...]] | int:
     """Insert `rows` (field name → value; every row names the same fields, the others take
     their defaults) in as few statements as the placeholder limit allows. Returns the
     `returning` columns of each inserted row, in the database's order, or with no
