@@ -65,8 +65,10 @@ def _tamper(raw: str, field: str) -> str:
     return json.dumps(value)
 
 
-def strategies(mostro: Any, serbero_pubkey: str) -> st.SearchStrategy[tuple[str, str]]:
-    """(route, raw event) pairs, every one invalid."""
+def strategies(mostro: Any, serbero_pubkey: str, *, route: str | None = None,
+               flaw: str | None = None) -> st.SearchStrategy[tuple[str, str]]:
+    """(route, raw event) pairs, every one invalid: of any route, or of `route` alone (a
+    dispute event with `flaw`, when given)."""
     from nostr_sdk import Keys, Nip44Version, PublicKey, nip44_encrypt
 
     now = int(time.time())
@@ -74,52 +76,52 @@ def strategies(mostro: Any, serbero_pubkey: str) -> st.SearchStrategy[tuple[str,
 
     @st.composite
     def dispute(draw: Any) -> tuple[str, str]:
-        flaw = draw(st.sampled_from(DISPUTE_FLAWS))
+        flawed = flaw or draw(st.sampled_from(DISPUTE_FLAWS))
         dispute_id = str(draw(st.uuids()))
         tags = {"d": [dispute_id], "s": [draw(st.sampled_from(STATUSES))],
                 "initiator": [draw(st.sampled_from(("buyer", "seller")))],
                 "published_at": [str(now)]}
         kind, content, at, keys = 38386, "", now - draw(st.integers(0, 3000)), mostro
         extra: list[list[str]] = draw(_junk_tags)
-        if flaw == "missing_d":
+        if flawed == "missing_d":
             del tags["d"]
-        elif flaw == "bad_dispute_id":
+        elif flawed == "bad_dispute_id":
             tags["d"] = [draw(st.one_of(
                 _text, st.just(dispute_id + "\n"), st.just(dispute_id.replace("-", "")),
                 st.just(dispute_id[:-1] + "g"), st.just(" " + dispute_id)))]
             if tags["d"][0].count("-") == 4 and len(tags["d"][0]) == 36 and all(
                     c in "0123456789abcdefABCDEF-" for c in tags["d"][0]):
                 tags["d"] = ["not-a-uuid"]
-        elif flaw == "missing_s":
+        elif flawed == "missing_s":
             del tags["s"]
-        elif flaw == "unknown_status":
+        elif flawed == "unknown_status":
             tags["s"] = [draw(_text.filter(lambda s: s not in STATUSES))]
-        elif flaw == "missing_initiator":
+        elif flawed == "missing_initiator":
             tags["s"], tags["initiator"] = ["initiated"], []
             del tags["initiator"]
-        elif flaw == "unknown_initiator":
+        elif flawed == "unknown_initiator":
             tags["s"] = ["initiated"]
             tags["initiator"] = [draw(_text.filter(lambda s: s not in ("buyer", "seller")))]
-        elif flaw == "oversized_tag":
+        elif flawed == "oversized_tag":
             extra.append(["x", "y" * draw(st.integers(257, 4000))])
-        elif flaw == "too_many_tags":
+        elif flawed == "too_many_tags":
             extra += [["t", str(i)] for i in range(draw(st.integers(33, 200)))]
-        elif flaw == "too_many_values":
+        elif flawed == "too_many_values":
             extra.append(["t", *[str(i) for i in range(draw(st.integers(9, 40)))]])
-        elif flaw == "oversized_content":
+        elif flawed == "oversized_content":
             content = draw(st.text(min_size=1025, max_size=3000))
-        elif flaw == "future":
+        elif flawed == "future":
             # beyond the hour of skew allowed, by more than the run lasts
             at = now + 3600 + 1800 + draw(st.integers(0, 10**6))
-        elif flaw == "wrong_kind":
+        elif flawed == "wrong_kind":
             kind = draw(st.integers(0, 65535).filter(lambda k: k != 38386))
-        elif flaw == "wrong_author":
+        elif flawed == "wrong_author":
             keys = Keys.generate()
         # the tags Serbero reads come first: a junk copy of one never counts
         raw = _signed(keys, kind, content,
                       [[name, *values] for name, values in tags.items()] + extra, at)
-        if flaw in ("bad_signature", "bad_id"):
-            raw = _tamper(raw, "sig" if flaw == "bad_signature" else "content")
+        if flawed in ("bad_signature", "bad_id"):
+            raw = _tamper(raw, "sig" if flawed == "bad_signature" else "content")
         return "dispute", raw
 
     @st.composite
@@ -148,16 +150,26 @@ def strategies(mostro: Any, serbero_pubkey: str) -> st.SearchStrategy[tuple[str,
         st.integers(17_000, 40_000).map(lambda n: '{"kind":38386,"content":"' + "a" * n + '"}'),
         st.dictionaries(_text, _text, max_size=5).map(json.dumps),
     ).map(lambda raw: ("garbage", raw))
-    return st.one_of(dispute(), reply(), chat(), garbage)
+    routes = {"dispute": dispute(), "reply": reply(), "chat": chat(), "garbage": garbage}
+    return routes[route] if route else st.one_of(*routes.values())
 
 
 def generate(count: int, mostro: Any, serbero_pubkey: str) -> list[tuple[str, str]]:
-    """`count` hostile (route, raw) pairs drawn by hypothesis (generation only, no shrinking)."""
+    """`count` hostile (route, raw) pairs drawn by hypothesis (generation only, no shrinking):
+    one of every route and of every dispute flaw first, so that each rejection reason is drawn
+    whatever the draw (a run of the suite once counted no bad signature), then any."""
+    first = [strategies(mostro, serbero_pubkey, route=r) for r in ACTORS if r != "dispute"]
+    first += [strategies(mostro, serbero_pubkey, route="dispute", flaw=f) for f in DISPUTE_FLAWS]
+    drawn = [case for strategy in first for case in _draw(strategy, 1)]
+    return (drawn + _draw(strategies(mostro, serbero_pubkey), count - len(drawn)))[:count]
+
+
+def _draw(strategy: st.SearchStrategy[tuple[str, str]], count: int) -> list[tuple[str, str]]:
     drawn: list[tuple[str, str]] = []
 
-    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(strategies(mostro, serbero_pubkey))
+    @settings(max_examples=max(count, 1), database=None, deadline=None,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(strategy)
     def collect(case: tuple[str, str]) -> None:
         drawn.append(case)
 

@@ -41,3 +41,30 @@ def test_every_drawn_event_is_invalid_and_every_route_is_drawn():
             except EventRejected:
                 continue
             raise AssertionError(f"a valid dispute event was drawn: {raw[:300]}")
+
+
+def test_every_flaw_is_drawn_however_few_events_are_asked_for():
+    """The load opens with one event of every route and every dispute flaw, so each reason the
+    test above asserts on is drawn whatever the seed (a run once counted no bad signature)."""
+    import time
+
+    from nostr_sdk import Keys
+
+    from serbero.disputes.events import parse_dispute_event
+    from serbero.errors import EventRejected
+
+    mostro = Keys.generate()
+    count = len(hostile.ACTORS) - 1 + len(hostile.DISPUTE_FLAWS)
+    cases = hostile.generate(count, mostro, Keys.generate().public_key().to_hex())
+    assert {route for route, _ in cases} == set(hostile.ACTORS)
+    reasons = set()
+    for route, raw in cases:
+        if route == "dispute":
+            try:
+                parse_dispute_event(raw, mostro_pubkey=mostro.public_key().to_hex(),
+                                    now=int(time.time()))
+            except EventRejected as rejected:
+                reasons.add(rejected.reason)
+    assert {"missing_tag", "bad_dispute_id", "unknown_status", "unknown_initiator",
+            "oversized_tag", "too_many_tags", "oversized_content", "future_timestamp",
+            "wrong_kind", "wrong_author", "bad_signature"} <= reasons
