@@ -8,6 +8,10 @@ inboxes, whose work would otherwise slow the probe down and read the limit low.
 `nip17-original`, a NIP-17 gift wrap with a `d` tag. `--text-length` pads the text to the length
 of the daemon's notice.
 
+`--answer PUBKEY` makes it the bench's ceiling instead: subscribed to that Mostro node's dispute
+events, it answers each new dispute with one DM per recipient, so that nostr-sdk alone does the
+daemon's whole job (receive, build, send) with no queue and no database.
+
 It installs the byte copy into nostr-sdk's bindings that Serbero's own processes install
 (`serbero/nostr/bindings.py`), so that the limit is the library as the daemon runs it: without
 it the probe pays a per-byte copy the daemon does not, and reads the limit low.
