@@ -150,7 +150,7 @@ class Bench:
         self.url = ""
         self.inboxes: list[Any] = []
         self.node: Any = None
-        self.ceiling_node: Any = None  # a Mostro node Serbero does not trust
+        self.ceiling_node: Any = None  # a Mostro node Serbero does not subscribe to
         self.collector: Collector | None = None
         self.listener: Child | None = None
         self.workers: Child | None = None
@@ -510,14 +510,14 @@ class Bench:
     async def ceiling(self) -> None:
         """The burst again, answered by nostr-sdk alone in one process of its own (no queue, no
         database): what a daemon that did nothing but the library's work would reach here, on
-        the events of a second Mostro node, which Serbero rejects."""
+        the events of a second Mostro node, which Serbero does not subscribe to."""
         k, s = self.opts.disputes, self.opts.solvers
         print(f"\n[2b/5] ceiling: {k} disputes published at once, each answered with {s} DMs "
               "by nostr-sdk alone in one process (no queue, no database)…", flush=True)
         ids = [str(uuid.uuid4()) for _ in range(k)]
         events = [self.ceiling_node.revision(d, "initiated") for d in ids]
-        # The listener, paused, reads none of these events until the phase is over (it
-        # would hand them to the workers, whose rejections would load the machine).
+        # The listener, paused, runs none of its re-reads of the relay meanwhile (it re-reads
+        # every 20 s while events came: the burst's leftover work would load the machine).
         with harness.paused(self.listener):
             result = await self._senders(f"ceiling-{uuid.uuid4().hex[:6]}", 1, k * s,
                                          answer=(self.ceiling_node, ids, events))
